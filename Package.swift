@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Sluice", targets: ["Sluice"]),
+        .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
+        .library(name: "SluiceTransforms", targets: ["SluiceTransforms"]),
+        .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "nginx-classify", targets: ["nginx-classify"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        .target(name: "SluiceKafka", dependencies: [
+            "CRdKafka", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Sluice", dependencies: [
+            "SluiceKafka", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SluiceTransforms", dependencies: ["Sluice"]),
+        .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"]),
+        .executableTarget(name: "sluice", dependencies: [
+            "Sluice", "SluiceKafka", "SluiceExamples",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "nginx-classify", dependencies: [
+            "Sluice", "SluiceExamples",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceKafka"]),
+        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka"]),
+        .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms"]),
+        .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "Sluice", "SluiceKafka"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,29 @@
+/// A record's processing threw: `processor` names the node whose code threw.
+/// The runtime sends the input record to the dead-letter topic with both.
+public struct ProcessingError: Error, CustomStringConvertible {
+    /// The name of the processor whose code threw.
+    public var processor: String
+    /// What it threw.
+    public var underlying: any Error
+
+    /// Creates an error attributed to `processor`.
+    public init(processor: String, underlying: any Error) {
+        self.processor = processor
+        self.underlying = underlying
+    }
+
+    public var description: String { "\(processor): \(underlying)" }
+}
+
+/// Runs a node's own code, attributing what it throws to the node. Errors
+/// already attributed (thrown further downstream) pass through unchanged.
+@inline(__always)
+func attributed<T>(to processor: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ProcessingError {
+        throw error
+    } catch {
+        throw ProcessingError(processor: processor, underlying: error)
+    }
+}

@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import Logging
+import SluiceKafka
+import Synchronization
+
+/// A running topology: `threads` stream threads in one process, all members
+/// of the consumer group `applicationID`, sharing the input partitions with
+/// every other instance of the application.
+///
+/// ```swift
+/// let app = try StreamApplication(topology: topology, config: config)
+/// try app.runUntilSignalled()   // SIGINT/SIGTERM: drain, commit, leave, return
+/// ```
+public final class StreamApplication: Sendable {
+    /// The topology it runs.
+    public let topology: Topology
+    /// Its configuration.
+    public let config: StreamsConfig
+    /// This process's id: kept in the state directory so that transactional
+    /// ids stay the same across restarts.
+    public let processID: String
+    private let threads: [StreamThread]
+    private let logger: Logger
+    private let state = Mutex<(running: Int, failure: String?)>((0, nil))
+    private let done = DispatchGroup()
+    private let stateLock: StateDirectoryLock
+
+    /// Prepares the application; nothing connects until ``start()``.
+    public init(topology: Topology, config: StreamsConfig, logger: Logger = Logger(label: "sluice"),
+                clientFactory: KafkaClientFactory = LibrdkafkaClientFactory(), clock: WallClock = SystemClock()) throws {
+        guard config.threads >= 1 else { throw TopologyError("threads must be at least 1, not \(config.threads)") }
+        self.topology = topology
+        self.config = config
+        self.logger = logger
+        let lock = try StateDirectoryLock(directory: "\(config.stateDirectory)/\(config.applicationID)")
+        stateLock = lock
+        processID = lock.processID
+        threads = (0..<config.threads).map {
+            StreamThread(index: $0, topology: topology, config: config, processID: lock.processID,
+                         factory: clientFactory, clock: clock, logger: logger)
+        }
+    }
+
+    /// Starts the stream threads.
+    public func start() {
+        logger.info("starting", metadata: ["application": "\(config.applicationID)", "process": "\(processID)",
+                                           "threads": "\(threads.count)", "guarantee": "\(config.guarantee.rawValue)",
+                                           "kafka": "\(config.kafka.redacted)"])
+        state.withLock { $0.running = threads.count }
+        for thread in threads {
+            done.enter()
+            let t = Thread { [self] in
+                do {
+                    try thread.run()
+                } catch {
+                    state.withLock { $0.failure = $0.failure ?? "stream thread \(thread.index): \(error)" }
+                    // One failed thread stops the instance: its partitions go to healthy members.
+                    stop()
+                }
+                state.withLock { $0.running -= 1 }
+                done.leave()
+            }
+            t.name = "sluice-stream-\(thread.index)"
+            t.start()
+        }
+    }
+
+    /// Asks every thread to finish: stop polling, commit, leave the group.
+    /// Returns at once; ``wait()`` returns when they have.
+    public func stop() {
+        for thread in threads { thread.requestStop() }
+    }
+
+    /// Blocks until every thread has ended; throws if one failed.
+    public func wait() throws {
+        done.wait()
+        if let failure = state.withLock({ $0.failure }) { throw TopologyError(failure) }
+    }
+
+    /// Records processed by all threads so far (dead-lettered included).
+    public var processedCount: Int { threads.reduce(0) { $0 + $1.processed.load(ordering: .relaxed) } }
+
+    /// Records sent to the dead-letter topic so far.
+    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.deadLettered.load(ordering: .relaxed) } }
+
+    /// Starts, then runs until SIGINT or SIGTERM; a second signal exits the
+    /// process at once. Throws if a thread failed.
+    public func runUntilSignalled() throws {
+        let signals = SignalHandler { [self] count in
+            if count == 1 {
+                logger.info("signal received; draining, committing and leaving the group (signal again to exit at once)")
+                stop()
+            } else {
+                logger.warning("second signal; exiting at once")
+                exit(130)
+            }
+        }
+        start()
+        defer { withExtendedLifetime(signals) {} }
+        try wait()
+    }
+}
+
+/// Holds SIGINT and SIGTERM while it lives and calls `handler` with the
+/// number of signals received so far.
+final class SignalHandler {
+    private let sources: [DispatchSourceSignal]
+
+    init(handler: @escaping @Sendable (Int) -> Void) {
+        let count = Atomic<Int>(0)
+        let queue = DispatchQueue(label: "sluice.signals")
+        sources = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { handler(count.add(1, ordering: .relaxed).newValue) }
+            source.resume()
+            return source
+        }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+    }
+}

@@ -1,0 +1,110 @@
+import Logging
+import SluiceKafka
+
+/// The unit of work and of ownership: one input partition, its own
+/// instances of the topology's nodes, its stream time and punctuations, and
+/// the position up to which it has processed.
+public final class StreamTask {
+    /// The input partition this task owns.
+    public let id: TopicPartition
+    let applicationID: String
+    let collector: RecordCollector
+    let clock: WallClock
+    let deadLetterTopic: String
+    private let logger: Logger
+    private let root: Node<[UInt8]?>
+    private let nodes: [AnyObject]
+    private var punctuators: [Punctuator] = []
+
+    /// The largest record timestamp seen (`Int64.min` before the first).
+    public private(set) var streamTime: Int64 = .min
+    /// The offset of the next record to process; `nil` before the first.
+    public private(set) var nextOffset: Int64?
+    /// Records processed, dead-lettered included.
+    public private(set) var processedCount = 0
+    /// Records sent to the dead-letter topic.
+    public private(set) var deadLetterCount = 0
+
+    init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
+         clock: WallClock, deadLetterTopic: String, logger: Logger) throws {
+        guard let source = topology.sourceNode(forTopic: id.topic) else {
+            throw TopologyError("no source reads topic \(id.topic)")
+        }
+        self.id = id
+        self.applicationID = applicationID
+        self.collector = collector
+        self.clock = clock
+        self.deadLetterTopic = deadLetterTopic
+        self.logger = logger
+        (root, nodes) = topology.instantiate(source: source)
+        for node in nodes { try (node as! NodeInitializing).initialize(task: self) }
+    }
+
+    /// Processes one input record. A ``ProcessingError`` sends the record to
+    /// the dead-letter topic and processing goes on; any other error (the
+    /// dead-letter send itself failing) is the caller's.
+    func process(_ message: KafkaMessage) throws {
+        let record = Record(key: message.key, value: message.value, headers: message.headers, timestamp: message.timestamp,
+                            provenance: Provenance(topic: message.topic, partition: message.partition, offset: message.offset))
+        if message.timestamp > streamTime { streamTime = message.timestamp }
+        do {
+            try root.process(record)
+        } catch let error as ProcessingError {
+            try deadLetter(message, error)
+        }
+        nextOffset = message.offset + 1
+        processedCount += 1
+        try punctuate(.streamTime, at: streamTime)
+    }
+
+    private func deadLetter(_ message: KafkaMessage, _ error: ProcessingError) throws {
+        deadLetterCount += 1
+        logger.warning("record sent to dead-letter topic", metadata: [
+            "source": "\(message.topic)-\(message.partition)@\(message.offset)",
+            "processor": "\(error.processor)", "reason": "\(error.underlying)", "topic": "\(deadLetterTopic)"])
+        try collector.send(topic: deadLetterTopic, key: message.key, value: message.value,
+                           headers: DeadLetterHeader.headers(for: error, message: message, applicationID: applicationID),
+                           timestamp: message.timestamp)
+    }
+
+    func schedule(_ punctuator: Punctuator) -> Cancellable {
+        var p = punctuator
+        let now = p.type == .streamTime ? streamTime : clock.now()
+        p.next = now == .min ? .min : now + p.interval
+        punctuators.append(p)
+        return p.handle
+    }
+
+    /// Runs the punctuations of `type` that are due at `time`. A punctuator
+    /// that throws is treated as a failure of the task's thread: nothing
+    /// identifies an input record to dead-letter.
+    func punctuate(_ type: PunctuationType, at time: Int64) throws {
+        guard !punctuators.isEmpty, time != .min else { return }
+        for i in punctuators.indices where punctuators[i].type == type && !punctuators[i].handle.isCancelled {
+            if punctuators[i].next == .min {
+                punctuators[i].next = time + punctuators[i].interval
+                continue
+            }
+            guard time >= punctuators[i].next else { continue }
+            let p = punctuators[i]
+            punctuators[i].next = time + p.interval
+            try p.callback(time)
+        }
+        punctuators.removeAll { $0.handle.isCancelled }
+    }
+
+    /// Sets where processing resumes, after a rewind to committed offsets.
+    func resetPosition(_ offset: Int64?) { nextOffset = offset }
+
+    func close() {
+        for node in nodes { (node as! NodeInitializing).close() }
+    }
+}
+
+/// The type-erased face of ``Node`` the task uses to start and stop nodes.
+protocol NodeInitializing: AnyObject {
+    func initialize(task: StreamTask) throws
+    func close()
+}
+
+extension Node: NodeInitializing {}

@@ -1,0 +1,279 @@
+import Logging
+import SluiceKafka
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One stream thread: its own consumer and producer, the tasks of the
+/// partitions assigned to its consumer, and the loop poll → process →
+/// produce → commit. Everything but the stop flag and the counters is
+/// confined to the thread that calls ``run()``.
+final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
+    let index: Int
+    private let topology: Topology
+    private let config: StreamsConfig
+    private let processID: String
+    private let factory: KafkaClientFactory
+    private let clock: WallClock
+    private var logger: Logger
+
+    private var consumer: ConsumerClient!
+    private var producer: ProducerClient!
+    private var collector: ProducerCollector!
+    private(set) var tasks: [TopicPartition: StreamTask] = [:]
+    private var committed: [TopicPartition: Int64] = [:]
+    private var inTransaction = false
+    private var rebalanceError: Error?
+    private var batch: [KafkaMessage] = []
+    private var nextCommit: Int64 = 0
+    private var abortBackoff = Duration.milliseconds(100)
+
+    private let stopFlag = Atomic<Bool>(false)
+    /// Records processed by this thread's tasks, dead-lettered included.
+    let processed = Atomic<Int>(0)
+    /// Records this thread sent to the dead-letter topic.
+    let deadLettered = Atomic<Int>(0)
+
+    private var exactlyOnce: Bool { config.guarantee == .exactlyOnce }
+
+    init(index: Int, topology: Topology, config: StreamsConfig, processID: String,
+         factory: KafkaClientFactory, clock: WallClock, logger: Logger) {
+        self.index = index
+        self.topology = topology
+        self.config = config
+        self.processID = processID
+        self.factory = factory
+        self.clock = clock
+        self.logger = logger
+        self.logger[metadataKey: "thread"] = "\(index)"
+    }
+
+    /// Asks the loop to finish: it stops polling, commits and leaves the group.
+    func requestStop() { stopFlag.store(true, ordering: .relaxed) }
+
+    var stopRequested: Bool { stopFlag.load(ordering: .relaxed) }
+
+    /// Runs until stopped; throws what stopped it otherwise. Offsets are
+    /// never committed past records whose outputs were not acknowledged.
+    func run() throws {
+        do {
+            try start()
+            while !stopRequested { try step() }
+            try shutdown()
+        } catch {
+            logger.error("stream thread failed; offsets stay at the last commit", metadata: ["error": "\(error)"])
+            closeTasks()
+            consumer?.close()
+            throw error
+        }
+    }
+
+    /// Commits what was processed, closes the tasks and leaves the group.
+    func shutdown() throws {
+        try commit()
+        closeTasks()
+        consumer.close()
+        try producer.flush(timeout: config.operationTimeout)
+        logger.info("stream thread stopped", metadata: ["processed": "\(processed.load(ordering: .relaxed))"])
+    }
+
+    func start() throws {
+        consumer = try factory.makeConsumer(config: config.consumerConfig(processID: processID, thread: index), logger: logger)
+        consumer.rebalanceListener = self
+        try startProducer()
+        try consumer.subscribe(topology.subscriptions)
+        nextCommit = clock.now() + config.effectiveCommitInterval.wholeMilliseconds
+        logger.info("stream thread started", metadata: ["guarantee": "\(config.guarantee.rawValue)",
+                                                        "topics": "\(topology.subscriptions)"])
+    }
+
+    private func startProducer() throws {
+        producer = try factory.makeProducer(config: config.producerConfig(processID: processID, thread: index), logger: logger)
+        if exactlyOnce { try producer.initTransactions(timeout: config.operationTimeout) }
+        inTransaction = false
+        collector = ProducerCollector(producer: producer) { [unowned self] in try self.beginTransactionIfNeeded() }
+    }
+
+    /// One iteration; under exactly-once, a failed transaction is aborted
+    /// and the tasks rewound, and a fenced producer is replaced after the
+    /// thread rejoins the group.
+    func step() throws {
+        guard exactlyOnce else { return try runOnce() }
+        do {
+            try runOnce()
+            abortBackoff = .milliseconds(100)
+        } catch let error as KafkaError where error.isFenced {
+            try recoverFromFencing(error)
+        } catch let error as KafkaError {
+            try abortAndRewind(error)
+        }
+    }
+
+    func runOnce() throws {
+        try consumer.poll(maxMessages: config.maxPollRecords, timeout: config.pollTimeout, into: &batch)
+        if let error = rebalanceError {
+            rebalanceError = nil
+            throw error
+        }
+        var count = 0
+        for message in batch {
+            // A record of a partition revoked during this poll belongs to its new owner.
+            guard let task = tasks[TopicPartition(message.topic, message.partition)] else { continue }
+            try beginTransactionIfNeeded()
+            let before = task.deadLetterCount
+            try task.process(message)
+            count += 1
+            if task.deadLetterCount != before { deadLettered.add(1, ordering: .relaxed) }
+        }
+        if count > 0 { processed.add(count, ordering: .relaxed) }
+        producer.poll(timeout: .zero)
+        try producer.checkDeliveries()
+        let now = clock.now()
+        for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
+        if now >= nextCommit {
+            try commit()
+            nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
+        }
+    }
+
+    private func beginTransactionIfNeeded() throws {
+        guard exactlyOnce, !inTransaction else { return }
+        try producer.beginTransaction()
+        inTransaction = true
+    }
+
+    /// The positions of tasks that moved since their last commit.
+    private func pendingOffsets(of partitions: some Sequence<TopicPartition>) -> [TopicPartitionOffset] {
+        partitions.compactMap { tp in
+            guard let next = tasks[tp]?.nextOffset, committed[tp] != next else { return nil }
+            return TopicPartitionOffset(tp, next)
+        }.sorted { $0.topicPartition < $1.topicPartition }
+    }
+
+    /// Makes everything processed so far durable, then records the input
+    /// positions: in the transaction under exactly-once, as a group commit
+    /// after the producer's acknowledgements otherwise.
+    func commit() throws {
+        let offsets = pendingOffsets(of: tasks.keys)
+        if exactlyOnce {
+            guard inTransaction else { return }
+            try producer.sendOffsetsToTransaction(offsets, groupMetadata: consumer.groupMetadata(),
+                                                  timeout: config.operationTimeout)
+            try producer.commitTransaction(timeout: config.operationTimeout)
+            inTransaction = false
+        } else {
+            try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
+            guard !offsets.isEmpty else { return }
+            do {
+                try consumer.commit(offsets)
+            } catch {
+                // Only repeats records after a crash; the next interval commits again.
+                logger.warning("offset commit failed", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        for o in offsets { committed[o.topicPartition] = o.offset }
+    }
+
+    // MARK: Failure handling under exactly-once
+
+    private func abortAndRewind(_ error: KafkaError) throws {
+        if error.isFatal { throw error }
+        logger.warning("transaction failed; aborting and rewinding tasks to committed offsets",
+                       metadata: ["error": "\(error)", "tasks": "\(tasks.count)"])
+        if inTransaction { try producer.abortTransaction(timeout: config.operationTimeout) }
+        inTransaction = false
+        try rewind(Array(tasks.keys))
+        sleep(abortBackoff)
+        abortBackoff = min(abortBackoff * 2, .seconds(10))
+    }
+
+    /// Replaces the tasks of `partitions` by fresh ones positioned at the
+    /// group's committed offsets, discarding uncommitted progress.
+    private func rewind(_ partitions: [TopicPartition]) throws {
+        guard !partitions.isEmpty else { return }
+        for tp in partitions { tasks.removeValue(forKey: tp)?.close() }
+        let positions = try consumer.committed(partitions, timeout: config.operationTimeout)
+        try consumer.seek(positions.map {
+            TopicPartitionOffset($0.topicPartition, $0.offset < 0 ? TopicPartitionOffset.beginning : $0.offset)
+        }, timeout: config.operationTimeout)
+        for p in positions {
+            committed[p.topicPartition] = p.offset < 0 ? nil : p.offset
+            try createTask(p.topicPartition)
+        }
+    }
+
+    private func recoverFromFencing(_ error: KafkaError) throws {
+        logger.error("producer fenced; closing tasks without commit and rejoining the group",
+                     metadata: ["error": "\(error)"])
+        let owned = Array(tasks.keys)
+        for tp in owned { tasks.removeValue(forKey: tp)?.close() }
+        committed.removeAll()
+        try startProducer()
+        try consumer.unsubscribe()
+        try consumer.subscribe(topology.subscriptions)
+    }
+
+    // MARK: Tasks and rebalancing
+
+    private func createTask(_ tp: TopicPartition) throws {
+        tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
+                                   collector: collector, clock: clock,
+                                   deadLetterTopic: config.effectiveDeadLetterTopic, logger: logger)
+    }
+
+    private func closeTasks() {
+        for task in tasks.values { task.close() }
+        tasks.removeAll()
+    }
+
+    func partitionsAssigned(_ partitions: [TopicPartition]) {
+        do {
+            for tp in partitions where tasks[tp] == nil { try createTask(tp) }
+        } catch {
+            rebalanceError = rebalanceError ?? error
+        }
+    }
+
+    func partitionsRevoked(_ partitions: [TopicPartition]) {
+        let revoked = partitions.filter { tasks[$0] != nil }
+        guard !revoked.isEmpty else { return }
+        do {
+            try commit()
+        } catch {
+            // The revoked tasks' progress is not committed: their new owner repeats it.
+            logger.warning("commit on revocation failed", metadata: ["error": "\(error)"])
+            if exactlyOnce, inTransaction { try? producer.abortTransaction(timeout: config.operationTimeout); inTransaction = false }
+            rebalanceError = rebalanceError ?? error
+        }
+        for tp in revoked {
+            tasks.removeValue(forKey: tp)?.close()
+            committed.removeValue(forKey: tp)
+        }
+    }
+
+    func partitionsLost(_ partitions: [TopicPartition]) {
+        for tp in partitions {
+            tasks.removeValue(forKey: tp)?.close()
+            committed.removeValue(forKey: tp)
+        }
+        guard exactlyOnce, inTransaction else { return }
+        // The open transaction holds the lost tasks' output too: abort it and
+        // replay the remaining tasks from their committed offsets.
+        do {
+            try producer.abortTransaction(timeout: config.operationTimeout)
+            inTransaction = false
+            try rewind(Array(tasks.keys))
+        } catch {
+            rebalanceError = rebalanceError ?? error
+        }
+    }
+}
+
+/// Blocks the calling thread.
+func sleep(_ duration: Duration) {
+    let ms = duration.wholeMilliseconds
+    var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
+    _ = nanosleep(&ts, nil)
+}

@@ -1,0 +1,84 @@
+import SluiceKafka
+
+/// What a stream thread promises about records and their outputs.
+public enum ProcessingGuarantee: String, Sendable, CaseIterable {
+    /// Offsets are committed only after every output derived from the
+    /// records before them is acknowledged. A crash can repeat outputs,
+    /// never lose them.
+    case atLeastOnce = "at_least_once"
+    /// Outputs and input offsets commit in one Kafka transaction per stream
+    /// thread (read_committed consumers see each output once, on a broker
+    /// that hides aborted transactions).
+    case exactlyOnce = "exactly_once"
+}
+
+/// The configuration of a ``StreamApplication``.
+public struct StreamsConfig: Sendable {
+    /// The consumer group, the prefix of internal topics and of transactional ids.
+    public var applicationID: String
+    /// Properties every client gets: `bootstrap.servers`, security, `client.rack`…
+    public var kafka: KafkaConfig
+    /// Properties for the stream threads' consumers only.
+    public var consumer = KafkaConfig()
+    /// Properties for the stream threads' producers only.
+    public var producer = KafkaConfig()
+    /// Stream threads in this process, each with its own consumer and producer.
+    public var threads = 1
+    /// The processing guarantee.
+    public var guarantee = ProcessingGuarantee.atLeastOnce
+    /// How often offsets commit; `nil` means 1 s at least once and 100 ms exactly once.
+    public var commitInterval: Duration?
+    /// Where failed records go; `nil` means `<applicationID>-dlq`.
+    public var deadLetterTopic: String?
+    /// Local state: the process id file (which keeps transactional ids
+    /// stable across restarts) and, later, state stores.
+    public var stateDirectory = "/tmp/sluice"
+    /// The largest batch one poll returns.
+    public var maxPollRecords = 1000
+    /// How long a poll waits for records when there are none.
+    public var pollTimeout = Duration.milliseconds(100)
+    /// Timeout of transaction operations and of each flush attempt.
+    public var operationTimeout = Duration.seconds(30)
+
+    /// Creates a configuration.
+    public init(applicationID: String, kafka: KafkaConfig) {
+        self.applicationID = applicationID
+        self.kafka = kafka
+    }
+
+    /// The commit interval in force.
+    public var effectiveCommitInterval: Duration {
+        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(1))
+    }
+
+    /// The dead-letter topic in force.
+    public var effectiveDeadLetterTopic: String { deadLetterTopic ?? "\(applicationID)-dlq" }
+
+    /// The consumer configuration of stream thread `thread`.
+    func consumerConfig(processID: String, thread: Int) -> KafkaConfig {
+        var config = kafka.merging(consumer)
+        config["group.id"] = applicationID
+        if config.clientID == nil { config.clientID = "\(applicationID)-\(processID)-StreamThread-\(thread)-consumer" }
+        if guarantee == .exactlyOnce { config["isolation.level"] = "read_committed" }
+        return config
+    }
+
+    /// The producer configuration of stream thread `thread`. Its
+    /// transactional id depends only on the application, the process id
+    /// (kept in the state directory) and the thread's index, so a restarted
+    /// thread fences the zombie it replaces.
+    func producerConfig(processID: String, thread: Int) -> KafkaConfig {
+        // murmur2 places keys where Java producers do, so topics stay co-partitioned.
+        var config = kafka.merging(KafkaConfig(["partitioner": "murmur2_random"])).merging(producer)
+        if config.clientID == nil { config.clientID = "\(applicationID)-\(processID)-StreamThread-\(thread)-producer" }
+        if guarantee == .exactlyOnce {
+            config["transactional.id"] = Self.transactionalID(applicationID: applicationID, processID: processID, thread: thread)
+        }
+        return config
+    }
+
+    /// The transactional id of a stream thread.
+    public static func transactionalID(applicationID: String, processID: String, thread: Int) -> String {
+        "\(applicationID)-\(processID)-\(thread)"
+    }
+}

@@ -1,0 +1,117 @@
+import SluiceKafka
+import Synchronization
+
+/// Runs a topology in-process, without Kafka, as Kafka Streams'
+/// TopologyTestDriver does: pipe records in, read what it wrote per topic.
+///
+/// The driver uses the runtime's own tasks (one per input partition), so
+/// dead-lettering, stream time and punctuation behave as in production.
+/// Stream time advances with the piped records' timestamps; the wall clock
+/// moves only when told to.
+///
+/// ```swift
+/// let driver = TopologyTestDriver(topology: topology)
+/// try driver.pipe("logs", value: #"{"status":503}"#)
+/// #expect(driver.output("logs-errors").count == 1)
+/// ```
+public final class TopologyTestDriver {
+    private let topology: Topology
+    private let applicationID: String
+    private let deadLetterTopic: String
+    private let clock: ManualClock
+    private let collector = MemoryCollector()
+    private var tasks: [TopicPartition: StreamTask] = [:]
+    private var nextOffsets: [TopicPartition: Int64] = [:]
+
+    /// Creates a driver; the wall clock starts at `wallClockStart` (ms since the epoch).
+    public init(topology: Topology, applicationID: String = "test-driver", deadLetterTopic: String? = nil,
+                wallClockStart: Int64 = 0) {
+        self.topology = topology
+        self.applicationID = applicationID
+        self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"
+        clock = ManualClock(wallClockStart)
+    }
+
+    /// The current wall-clock time.
+    public var wallClockTime: Int64 { clock.now() }
+
+    /// Feeds one record to the task of `topic`'s `partition`, as if the
+    /// consumer had read it at the partition's next offset.
+    public func pipe(_ topic: String, partition: Int32 = 0, key: [UInt8]? = nil, value: [UInt8]?,
+                     headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws {
+        let tp = TopicPartition(topic, partition)
+        let task = try self.task(tp)
+        let offset = nextOffsets[tp, default: 0]
+        nextOffsets[tp] = offset + 1
+        try task.process(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
+                                      timestamp: timestamp ?? clock.now(), headers: headers))
+    }
+
+    /// Feeds one record with UTF-8 key and value.
+    public func pipe(_ topic: String, partition: Int32 = 0, key: String? = nil, value: String,
+                     headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws {
+        try pipe(topic, partition: partition, key: key.map { Array($0.utf8) }, value: Array(value.utf8),
+                 headers: headers, timestamp: timestamp)
+    }
+
+    /// Moves the wall clock forward and runs the wall-clock punctuations that are due.
+    public func advanceWallClock(by duration: Duration) throws {
+        clock.advance(by: duration.wholeMilliseconds)
+        for task in tasks.values { try task.punctuate(.wallClockTime, at: clock.now()) }
+    }
+
+    /// Every record written to `topic` so far, in order, with offsets from 0.
+    public func output(_ topic: String) -> [KafkaMessage] { collector.records[topic, default: []] }
+
+    /// Every record written to `topic` so far, as UTF-8 values.
+    public func outputValues(_ topic: String) -> [String] {
+        output(topic).map { $0.value.map { String(decoding: $0, as: UTF8.self) } ?? "<tombstone>" }
+    }
+
+    /// The topics written to so far.
+    public var outputTopics: [String] { collector.records.keys.sorted() }
+
+    /// Records written to the dead-letter topic.
+    public var deadLetters: [KafkaMessage] { output(deadLetterTopic) }
+
+    /// The task of an input partition, if a record was piped to it.
+    public func task(for topic: String, partition: Int32 = 0) -> StreamTask? { tasks[TopicPartition(topic, partition)] }
+
+    /// Closes every task (their processors' `close()` runs).
+    public func close() {
+        for task in tasks.values { task.close() }
+        tasks.removeAll()
+    }
+
+    private func task(_ tp: TopicPartition) throws -> StreamTask {
+        if let task = tasks[tp] { return task }
+        let task = try StreamTask(id: tp, topology: topology, applicationID: applicationID, collector: collector,
+                                  clock: clock, deadLetterTopic: deadLetterTopic, logger: .init(label: "test-driver"))
+        tasks[tp] = task
+        return task
+    }
+}
+
+/// A wall clock that moves only when told to.
+public final class ManualClock: WallClock {
+    private let time: Atomic<Int64>
+
+    /// Creates a clock at `start` (ms since the epoch).
+    public init(_ start: Int64) { time = Atomic(start) }
+
+    public func now() -> Int64 { time.load(ordering: .relaxed) }
+
+    /// Moves the clock forward by `milliseconds`.
+    public func advance(by milliseconds: Int64) { time.add(milliseconds, ordering: .relaxed) }
+}
+
+/// Keeps output records in memory, per topic.
+final class MemoryCollector: RecordCollector {
+    var records: [String: [KafkaMessage]] = [:]
+
+    func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
+        let offset = Int64(records[topic]?.count ?? 0)
+        records[topic, default: []].append(KafkaMessage(topic: topic, partition: 0, offset: offset, key: key, value: value,
+                                                        timestamp: timestamp, headers: headers))
+    }
+}

@@ -1,0 +1,63 @@
+import CRdKafka
+import Logging
+
+/// The object librdkafka's C callbacks reach through the configuration's
+/// opaque pointer. librdkafka calls `error_cb`, `dr_msg_cb` and
+/// `rebalance_cb` only from the thread that polls the client, so the state
+/// here is confined to that thread; `log_cb` is routed to the same queue.
+final class ClientCallbacks: @unchecked Sendable {
+    let logger: Logger
+    var deliveredCount = 0
+    var failedCount = 0
+    var firstDeliveryFailure: KafkaError?
+    var rebalance: ((rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    static func from(_ opaque: UnsafeMutableRawPointer?) -> ClientCallbacks {
+        Unmanaged<ClientCallbacks>.fromOpaque(opaque!).takeUnretainedValue()
+    }
+
+    /// Installs the callbacks on `conf` with `self` as their opaque.
+    func install(on conf: OpaquePointer) {
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
+        rd_kafka_conf_set_error_cb(conf) { _, err, reason, opaque in
+            let callbacks = ClientCallbacks.from(opaque)
+            let text = reason.map { String(cString: $0) } ?? ""
+            callbacks.logger.warning("kafka client error", metadata: [
+                "error": "\(String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(rawValue: err))))",
+                "reason": "\(text)"])
+        }
+        rd_kafka_conf_set_log_cb(conf) { rk, level, facility, message in
+            let callbacks = ClientCallbacks.from(rd_kafka_opaque(rk))
+            let level: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
+            callbacks.logger.log(level: level, "librdkafka", metadata: [
+                "facility": "\(facility.map { String(cString: $0) } ?? "")",
+                "message": "\(message.map { String(cString: $0) } ?? "")"])
+        }
+    }
+
+    func installDeliveryReports(on conf: OpaquePointer) {
+        rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
+            let callbacks = ClientCallbacks.from(opaque)
+            guard let err = message?.pointee.err, err != RD_KAFKA_RESP_ERR_NO_ERROR else {
+                callbacks.deliveredCount += 1
+                return
+            }
+            callbacks.failedCount += 1
+            if callbacks.firstDeliveryFailure == nil {
+                let topic = message?.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+                callbacks.firstDeliveryFailure = KafkaError(err, "delivery to \(topic) failed")
+            }
+        }
+    }
+
+    func installRebalance(on conf: OpaquePointer) {
+        rd_kafka_conf_set_rebalance_cb(conf) { _, err, partitions, opaque in
+            guard let partitions else { return }
+            ClientCallbacks.from(opaque).rebalance?(err, partitions)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import CRdKafka
+import Logging
+
+/// A Kafka producer over librdkafka.
+///
+/// Records are batched by librdkafka (`linger.ms`, `batch.size`); `send`
+/// only enqueues. Delivery reports are served by ``poll(timeout:)`` and
+/// ``flush(timeout:)``: a record that could not be delivered after
+/// librdkafka's retries (bounded by `message.timeout.ms`) surfaces as a
+/// ``KafkaError`` from ``flush(timeout:)`` or ``checkDeliveries()``.
+///
+/// Defaults: `acks=all`, `enable.idempotence=true`, `compression.type=lz4`,
+/// `linger.ms=5`. With `transactional.id` set, the transaction methods are
+/// available. One thread uses a producer at a time.
+public final class KafkaProducer {
+    /// Properties set unless the configuration says otherwise.
+    public static let defaults: [String: String] = [
+        "acks": "all",
+        "enable.idempotence": "true",
+        "compression.type": "lz4",
+        "linger.ms": "5",
+    ]
+
+    private let handle: OpaquePointer
+    private let callbacks: ClientCallbacks
+    private var topics: [String: OpaquePointer] = [:]
+    private let logger: Logger
+    /// The effective configuration, defaults included.
+    public let config: KafkaConfig
+
+    /// Creates a producer; fails on an invalid property.
+    public init(config: KafkaConfig, logger: Logger) throws(KafkaError) {
+        self.config = config.withDefaults(Self.defaults)
+        self.logger = logger
+        callbacks = ClientCallbacks(logger: logger)
+        let conf = try self.config.makeNative()
+        callbacks.install(on: conf)
+        callbacks.installDeliveryReports(on: conf)
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errstr, errstr.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, message: String(nulTerminated: errstr))
+        }
+        handle = rk
+        logger.debug("producer created", metadata: ["config": "\(self.config.redacted)"])
+    }
+
+    deinit {
+        for (_, rkt) in topics { rd_kafka_topic_destroy(rkt) }
+        rd_kafka_destroy(handle)
+    }
+
+    /// The librdkafka handle, for the admin client and tests.
+    var native: OpaquePointer { handle }
+
+    /// Records delivered since the producer was created.
+    public var deliveredCount: Int { callbacks.deliveredCount }
+
+    /// Records whose delivery failed since the producer was created.
+    public var failedCount: Int { callbacks.failedCount }
+
+    /// Records enqueued but not yet acknowledged (or reported failed).
+    public var inFlightCount: Int { Int(rd_kafka_outq_len(handle)) }
+
+    /// Enqueues a record. When librdkafka's queue is full, serves delivery
+    /// reports until there is room (back-pressure, never a drop).
+    ///
+    /// - Parameters:
+    ///   - partition: `nil` lets the partitioner choose by key.
+    ///   - timestamp: milliseconds since the epoch; `nil` means now.
+    public func send(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?,
+                     headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws(KafkaError) {
+        let rkt = topicHandle(topic)
+        while true {
+            let nativeHeaders = makeHeaders(headers)
+            let err = withOptionalBytes(key) { k, kl in
+                withOptionalBytes(value) { v, vl in
+                    sluice_produce(handle, rkt, partition ?? RD_KAFKA_PARTITION_UA, k, kl, v, vl,
+                                   nativeHeaders, timestamp ?? 0)
+                }
+            }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if let nativeHeaders { rd_kafka_headers_destroy(nativeHeaders) }
+            guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
+                throw KafkaError(err, "produce to \(topic)")
+            }
+            rd_kafka_poll(handle, 50)
+        }
+    }
+
+    /// Serves delivery reports for up to `timeout`; returns how many events were served.
+    @discardableResult
+    public func poll(timeout: Duration = .zero) -> Int {
+        Int(rd_kafka_poll(handle, timeout.milliseconds))
+    }
+
+    /// Throws the first delivery failure seen since the last check, if any.
+    public func checkDeliveries() throws(KafkaError) {
+        if let failure = callbacks.firstDeliveryFailure {
+            callbacks.firstDeliveryFailure = nil
+            throw failure
+        }
+    }
+
+    /// Waits until every enqueued record is acknowledged or failed, then
+    /// throws the first failure. Throws a timeout error if records are still
+    /// in flight after `timeout`.
+    public func flush(timeout: Duration) throws(KafkaError) {
+        let err = rd_kafka_flush(handle, timeout.milliseconds)
+        try checkDeliveries()
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(err, "flush with \(inFlightCount) records in flight")
+        }
+    }
+
+    /// The fatal error that made this producer unusable, if any.
+    public var fatalError: KafkaError? {
+        var errstr = [CChar](repeating: 0, count: 512)
+        let err = rd_kafka_fatal_error(handle, &errstr, errstr.count)
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return KafkaError(code: err.rawValue, message: String(nulTerminated: errstr), isFatal: true)
+    }
+
+    // MARK: Transactions
+
+    /// Registers `transactional.id` with the coordinator, fencing any older
+    /// producer with the same id and finishing its open transaction.
+    public func initTransactions(timeout: Duration) throws(KafkaError) {
+        try KafkaError.check(rd_kafka_init_transactions(handle, timeout.milliseconds), "init transactions")
+    }
+
+    /// Starts a transaction; records sent until commit or abort belong to it.
+    public func beginTransaction() throws(KafkaError) {
+        try KafkaError.check(rd_kafka_begin_transaction(handle), "begin transaction")
+    }
+
+    /// Adds consumed positions to the open transaction, so that they commit
+    /// with its records (the group coordinator fences zombie members by the
+    /// metadata's generation).
+    public func sendOffsetsToTransaction(_ offsets: [TopicPartitionOffset], groupMetadata: ConsumerGroupMetadata,
+                                         timeout: Duration) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_send_offsets_to_transaction(handle, list, groupMetadata.native, timeout.milliseconds),
+                             "send offsets to transaction")
+    }
+
+    /// Flushes and commits the open transaction.
+    public func commitTransaction(timeout: Duration) throws(KafkaError) {
+        try KafkaError.check(rd_kafka_commit_transaction(handle, timeout.milliseconds), "commit transaction")
+        try checkDeliveries()
+    }
+
+    /// Aborts the open transaction; its records are marked aborted.
+    public func abortTransaction(timeout: Duration) throws(KafkaError) {
+        try KafkaError.check(rd_kafka_abort_transaction(handle, timeout.milliseconds), "abort transaction")
+        callbacks.firstDeliveryFailure = nil
+    }
+
+    // MARK: Internals
+
+    private func topicHandle(_ topic: String) -> OpaquePointer {
+        if let rkt = topics[topic] { return rkt }
+        let rkt = rd_kafka_topic_new(handle, topic, nil)!
+        topics[topic] = rkt
+        return rkt
+    }
+
+    private func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer? {
+        guard !headers.isEmpty else { return nil }
+        let native = rd_kafka_headers_new(headers.count)!
+        for h in headers {
+            if let value = h.value {
+                value.withUnsafeBytes { _ = rd_kafka_header_add(native, h.key, -1, $0.baseAddress, $0.count) }
+            } else {
+                _ = rd_kafka_header_add(native, h.key, -1, nil, 0)
+            }
+        }
+        return native
+    }
+}
+
+/// Calls `body` with the bytes' address and count, or `(nil, 0)` for `nil`.
+@inline(__always)
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    // An empty value is not a null one: it needs an address.
+    if bytes.isEmpty { return withUnsafeBytes(of: UInt8(0)) { body($0.baseAddress, 0) } }
+    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
+}

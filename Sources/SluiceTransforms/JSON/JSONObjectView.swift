@@ -1,0 +1,139 @@
+/// A JSON object validated in one pass, with the positions of its top-level
+/// fields: reading a field costs a short scan of those positions, with no
+/// tree and no copy of the document.
+///
+/// Validation follows RFC 8259 (structure, string escapes, number grammar,
+/// literals, no trailing garbage), nesting up to ``maxDepth``. Bytes inside
+/// strings are not checked for UTF-8 well-formedness.
+public struct JSONObjectView {
+    /// The document.
+    public let bytes: [UInt8]
+    private var fields: [Field] = []
+
+    /// The deepest nesting accepted.
+    public static let maxDepth = 256
+
+    struct Field {
+        let keyStart: Int, keyEnd: Int      // inside the quotes
+        let valueStart: Int, valueEnd: Int  // the value's bytes, quotes included
+        let keyHasEscapes: Bool
+    }
+
+    /// Validates `bytes` as a JSON document whose top level is an object.
+    public init(_ bytes: [UInt8]) throws(JSONError) {
+        self.bytes = bytes
+        var scanner = JSONScanner(bytes)
+        scanner.skipWhitespace()
+        guard scanner.peek == UInt8(ascii: "{") else { throw scanner.error("expected a JSON object") }
+        try scanner.scanObject(depth: 1) { keyStart, keyEnd, escaped, valueStart, valueEnd in
+            fields.append(Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: valueEnd,
+                                keyHasEscapes: escaped))
+        }
+        scanner.skipWhitespace()
+        guard scanner.atEnd else { throw scanner.error("unexpected data after the object") }
+    }
+
+    /// The names of the top-level fields in document order.
+    public var keys: [String] { fields.map { decodeString(from: $0.keyStart - 1, to: $0.keyEnd + 1) ?? "" } }
+
+    /// The raw bytes of a top-level field's value (a string keeps its quotes).
+    /// With duplicate keys, the last one wins, as in most parsers.
+    public func raw(_ key: String) -> ArraySlice<UInt8>? {
+        guard let f = field(key) else { return nil }
+        return bytes[f.valueStart..<f.valueEnd]
+    }
+
+    /// A string field's decoded text; `nil` if absent or not a string.
+    public func string(_ key: String) -> String? {
+        guard let f = field(key), bytes[f.valueStart] == UInt8(ascii: "\"") else { return nil }
+        return decodeString(from: f.valueStart, to: f.valueEnd)
+    }
+
+    /// Whether a string field starts with `prefix` (compared on the raw
+    /// bytes, so a prefix with characters JSON escapes is not supported).
+    public func string(_ key: String, hasPrefix prefix: String) -> Bool {
+        guard let f = field(key), bytes[f.valueStart] == UInt8(ascii: "\"") else { return false }
+        var i = f.valueStart + 1
+        for c in prefix.utf8 {
+            guard i < f.valueEnd - 1, bytes[i] == c else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// An integer field; `nil` if absent, not a number, or not integral.
+    public func int(_ key: String) -> Int? {
+        guard let f = field(key) else { return nil }
+        var value = 0
+        var i = f.valueStart
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        guard i < f.valueEnd else { return nil }
+        while i < f.valueEnd {
+            let d = bytes[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int(d))
+            if o1 || o2 { return nil }
+            value = s
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// A number field as a double; `nil` if absent or not a number.
+    public func double(_ key: String) -> Double? {
+        guard let raw = raw(key), let first = raw.first,
+              first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return nil }
+        return Double(String(decoding: raw, as: UTF8.self))
+    }
+
+    /// A boolean field; `nil` if absent or not a boolean.
+    public func bool(_ key: String) -> Bool? {
+        guard let f = field(key) else { return nil }
+        switch bytes[f.valueStart] {
+        case UInt8(ascii: "t"): return true
+        case UInt8(ascii: "f"): return false
+        default: return nil
+        }
+    }
+
+    /// Whether the field is present (with any value, `null` included).
+    public func contains(_ key: String) -> Bool { field(key) != nil }
+
+    private func field(_ key: String) -> Field? {
+        var key = key
+        return key.withUTF8 { k in
+            for f in fields.reversed() where f.keyEnd - f.keyStart == k.count || f.keyHasEscapes {
+                if f.keyHasEscapes {
+                    if decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) { return f }
+                    continue
+                }
+                var equal = true
+                for j in 0..<k.count where bytes[f.keyStart + j] != k[j] {
+                    equal = false
+                    break
+                }
+                if equal { return f }
+            }
+            return nil
+        }
+    }
+
+    /// Decodes the string literal at `[start, end)` (quotes included).
+    private func decodeString(from start: Int, to end: Int) -> String? {
+        let body = bytes[(start + 1)..<(end - 1)]
+        guard body.contains(UInt8(ascii: "\\")) else { return String(decoding: body, as: UTF8.self) }
+        return JSONScanner.unescape(body)
+    }
+}
+
+/// Why a document is not valid JSON, and where.
+public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was expected or found.
+    public var message: String
+    /// The byte offset where the problem was found.
+    public var offset: Int
+
+    public var description: String { "invalid JSON at byte \(offset): \(message)" }
+}

@@ -1,0 +1,189 @@
+/// The validating scanner behind ``JSONObjectView``: recursive descent over
+/// bytes, no allocation except for unescaping.
+struct JSONScanner {
+    let bytes: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { i >= bytes.count }
+    var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
+
+    func error(_ message: String) -> JSONError { JSONError(message: message, offset: i) }
+
+    mutating func skipWhitespace() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func expect(_ c: UInt8, _ what: String) throws(JSONError) {
+        guard peek == c else { throw error("expected \(what)") }
+        i += 1
+    }
+
+    /// Scans `{…}` at `i`, reporting each member's key and value positions.
+    mutating func scanObject(depth: Int, member: (Int, Int, Bool, Int, Int) -> Void) throws(JSONError) {
+        guard depth <= JSONObjectView.maxDepth else { throw error("nesting deeper than \(JSONObjectView.maxDepth)") }
+        i += 1
+        skipWhitespace()
+        if peek == UInt8(ascii: "}") { i += 1; return }
+        while true {
+            skipWhitespace()
+            guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let keyStart = i + 1
+            let escaped = try scanString()
+            let keyEnd = i - 1
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after a key")
+            skipWhitespace()
+            let valueStart = i
+            try scanValue(depth: depth)
+            member(keyStart, keyEnd, escaped, valueStart, i)
+            skipWhitespace()
+            guard let c = peek else { throw error("unterminated object") }
+            i += 1
+            if c == UInt8(ascii: "}") { return }
+            guard c == UInt8(ascii: ",") else { i -= 1; throw error("expected ',' or '}'") }
+        }
+    }
+
+    mutating func scanArray(depth: Int) throws(JSONError) {
+        guard depth <= JSONObjectView.maxDepth else { throw error("nesting deeper than \(JSONObjectView.maxDepth)") }
+        i += 1
+        skipWhitespace()
+        if peek == UInt8(ascii: "]") { i += 1; return }
+        while true {
+            skipWhitespace()
+            try scanValue(depth: depth)
+            skipWhitespace()
+            guard let c = peek else { throw error("unterminated array") }
+            i += 1
+            if c == UInt8(ascii: "]") { return }
+            guard c == UInt8(ascii: ",") else { i -= 1; throw error("expected ',' or ']'") }
+        }
+    }
+
+    mutating func scanValue(depth: Int) throws(JSONError) {
+        guard let c = peek else { throw error("expected a value") }
+        switch c {
+        case UInt8(ascii: "{"): try scanObject(depth: depth + 1) { _, _, _, _, _ in }
+        case UInt8(ascii: "["): try scanArray(depth: depth + 1)
+        case UInt8(ascii: "\""): _ = try scanString()
+        case UInt8(ascii: "t"): try scanLiteral("true")
+        case UInt8(ascii: "f"): try scanLiteral("false")
+        case UInt8(ascii: "n"): try scanLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
+        default: throw error("unexpected character '\(Unicode.Scalar(c))'")
+        }
+    }
+
+    mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
+        let n = literal.utf8CodeUnitCount
+        guard i + n <= bytes.count else { throw error("expected \(literal)") }
+        for j in 0..<n where bytes[i + j] != literal.utf8Start[j] { throw error("expected \(literal)") }
+        i += n
+    }
+
+    mutating func scanNumber() throws(JSONError) {
+        if peek == UInt8(ascii: "-") { i += 1 }
+        guard let first = peek, isDigit(first) else { throw error("expected a digit") }
+        i += 1
+        if first != UInt8(ascii: "0") { skipDigits() }
+        if peek == UInt8(ascii: ".") {
+            i += 1
+            guard let d = peek, isDigit(d) else { throw error("expected a digit after '.'") }
+            skipDigits()
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            i += 1
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { i += 1 }
+            guard let d = peek, isDigit(d) else { throw error("expected a digit in the exponent") }
+            skipDigits()
+        }
+    }
+
+    private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
+
+    private mutating func skipDigits() {
+        while let c = peek, isDigit(c) { i += 1 }
+    }
+
+    /// Scans a string literal; returns whether it holds escapes.
+    mutating func scanString() throws(JSONError) -> Bool {
+        i += 1
+        var escaped = false
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") { i += 1; return escaped }
+            if c < 0x20 { throw error("control character in a string") }
+            if c == UInt8(ascii: "\\") {
+                escaped = true
+                i += 1
+                guard let e = peek else { break }
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 1
+                case UInt8(ascii: "u"):
+                    guard i + 4 < bytes.count, (1...4).allSatisfy({ Self.hexValue(bytes[i + $0]) != nil }) else {
+                        throw error("bad \\u escape")
+                    }
+                    i += 5
+                default: throw error("bad escape")
+                }
+                continue
+            }
+            i += 1
+        }
+        throw error("unterminated string")
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt32? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(c - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(c - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+
+    /// Decodes a validated string body with escapes (surrogate pairs joined,
+    /// lone surrogates replaced by U+FFFD).
+    static func unescape(_ body: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var i = body.startIndex
+        func hex4(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 << 4 | hexValue(body[at + $1])! } }
+        while i < body.endIndex {
+            let c = body[i]
+            guard c == UInt8(ascii: "\\") else { out.append(c); i += 1; continue }
+            let e = body[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(i)
+                i += 4
+                if (0xD800..<0xDC00).contains(scalar), i + 5 < body.endIndex,
+                   body[i] == UInt8(ascii: "\\"), body[i + 1] == UInt8(ascii: "u") {
+                    let low = hex4(i + 2)
+                    if (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+import Sluice
+import SluiceExamples
+import SluiceKafka
+import Testing
+
+/// The local services the test script started, and helpers to drive
+/// topology processes against them.
+enum Services {
+    /// Integration tests run when the test script has started the services.
+    static let enabled = ProcessInfo.processInfo.environment["SLUICE_INTEGRATION"] == "1"
+
+    static var bootstrap: String { ProcessInfo.processInfo.environment["SLUICE_KAFKA_BOOTSTRAP"] ?? "127.0.0.1:19092" }
+
+    static var kafka: KafkaConfig { KafkaConfig(["bootstrap.servers": bootstrap]) }
+
+    /// Group timings the local broker needs for joins of seconds, not tens of seconds.
+    static let groupTimings = ["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"]
+
+    static let logger: Logger = {
+        var l = Logger(label: "integration")
+        l.logLevel = .warning
+        return l
+    }()
+
+    /// A name no other test or run uses.
+    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// A fresh temporary directory.
+    static func temporaryDirectory() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(unique("sluice-it")).path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Creates the classify example's topics: input and outputs with `partitions` partitions.
+    static func createClassifyTopics(input: String, prefix: String, dlq: String, partitions: Int = 6) throws {
+        let outputs = NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) }
+        try KafkaAdmin(config: kafka, logger: logger).createTopics(
+            ([input, dlq] + outputs).map { NewTopic($0, partitions: partitions) })
+    }
+}
+
+/// A classify run's expected and observed placement of every record key.
+struct Placement {
+    let prefix: String
+    let dlq: String
+    /// Every key seen per topic, duplicates included.
+    var seen: [String: [String]] = [:]
+    /// The topic each key belongs in.
+    var expected: [String: String] = [:]
+
+    init(generator: NginxLogGenerator, count: Int, prefix: String, dlq: String) {
+        self.prefix = prefix
+        self.dlq = dlq
+        for i in 0..<count {
+            expected["r\(i)"] = generator.entry(i).destination.map { NginxClassify.topic($0, prefix: prefix) } ?? dlq
+        }
+    }
+
+    var topics: [String] { NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) } + [dlq] }
+
+    mutating func record(_ m: KafkaMessage) {
+        seen[m.topic, default: []].append(String(decoding: m.key ?? [], as: UTF8.self))
+    }
+
+    /// Keys whose record is in no topic at all.
+    var missing: [String] {
+        let all = Set(seen.values.joined())
+        return expected.keys.filter { !all.contains($0) }.sorted()
+    }
+
+    /// Keys found in a topic their rule does not name.
+    var misplaced: [String] {
+        seen.flatMap { topic, keys in keys.filter { expected[$0] != topic } }
+    }
+
+    /// How many records are extra copies.
+    var duplicates: Int { seen.values.reduce(0) { $0 + $1.count } - Set(seen.values.joined()).count }
+
+    var distinctCount: Int { Set(seen.values.joined()).count }
+
+    /// Reads the output topics until every key is seen (or `timeout`).
+    mutating func collect(timeout: Duration) throws {
+        let total = expected.count
+        var distinct = Set<String>()
+        try TopicReader(config: Services.kafka, logger: Services.logger)
+            .read(topics, idle: timeout, timeout: timeout, until: { distinct.count >= total }) { m in
+                record(m)
+                distinct.insert(String(decoding: m.key ?? [], as: UTF8.self))
+            }
+        // Drain a little longer so that duplicates written after the last new key are counted too.
+        try TopicReader(config: Services.kafka, logger: Services.logger).read(topics, idle: .seconds(2), timeout: .seconds(2)) { _ in }
+    }
+}
+
+/// A topology binary run as a child process, for crash and group tests.
+final class TopologyProcess {
+    let process = Process()
+    let logPath: String
+
+    /// Starts `nginx-classify` with the given arguments; its log goes to a file.
+    init(_ arguments: [String], logPath: String) throws {
+        let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
+        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent("nginx-classify")
+        process.arguments = arguments
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        self.logPath = logPath
+        let log = FileHandle(forWritingAtPath: logPath)!
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for the process to end and returns its exit status (or signal).
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}
+
+/// Standard arguments for the classify binary against the local broker.
+func classifyArguments(input: String, prefix: String, app: String, stateDir: String, guarantee: ProcessingGuarantee,
+                       threads: Int = 2) -> [String] {
+    ["--bootstrap", Services.bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
+     "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir]
+        + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
+}
+
+/// Sleeps the test's thread.
+func pause(_ seconds: Double) { Thread.sleep(forTimeInterval: seconds) }

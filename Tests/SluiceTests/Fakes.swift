@@ -1,0 +1,148 @@
+import Logging
+import SluiceKafka
+import Synchronization
+@testable import Sluice
+
+/// A scripted consumer: one log per partition, positions, committed offsets,
+/// and a group of one member that gets every partition it is told about.
+final class FakeConsumer: ConsumerClient, @unchecked Sendable {
+    weak var rebalanceListener: KafkaRebalanceListener?
+    var logs: [TopicPartition: [KafkaMessage]] = [:]
+    var positions: [TopicPartition: Int64] = [:]
+    var committedOffsets: [TopicPartition: Int64] = [:]
+    var assigned: Set<TopicPartition> = []
+    var pendingAssignment: [TopicPartition] = []
+    var events: [String] = []
+
+    func append(_ topic: String, _ partition: Int32, _ value: String) {
+        let tp = TopicPartition(topic, partition)
+        let offset = Int64(logs[tp]?.count ?? 0)
+        logs[tp, default: []].append(KafkaMessage(topic: topic, partition: partition, offset: offset, key: nil,
+                                                  value: Array(value.utf8), timestamp: 1000 + offset))
+    }
+
+    func subscribe(_ topics: [String]) throws {
+        events.append("subscribe")
+        pendingAssignment = logs.keys.sorted()
+    }
+
+    func unsubscribe() throws {
+        events.append("unsubscribe")
+        let revoked = assigned.sorted()
+        rebalanceListener?.partitionsRevoked(revoked)
+        assigned.removeAll()
+    }
+
+    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws {
+        messages.removeAll()
+        if !pendingAssignment.isEmpty {
+            let newly = pendingAssignment
+            pendingAssignment = []
+            rebalanceListener?.partitionsAssigned(newly)
+            for tp in newly {
+                assigned.insert(tp)
+                positions[tp] = committedOffsets[tp] ?? 0
+            }
+        }
+        for tp in assigned.sorted() {
+            let log = logs[tp, default: []]
+            while messages.count < maxMessages, let p = positions[tp], p < log.count {
+                messages.append(log[Int(p)])
+                positions[tp] = p + 1
+            }
+        }
+    }
+
+    func commit(_ offsets: [TopicPartitionOffset]) throws {
+        events.append("commit \(offsets)")
+        for o in offsets { committedOffsets[o.topicPartition] = o.offset }
+    }
+
+    func committed(_ partitions: [TopicPartition], timeout: Duration) throws -> [TopicPartitionOffset] {
+        partitions.map { TopicPartitionOffset($0, committedOffsets[$0] ?? TopicPartitionOffset.invalid) }
+    }
+
+    func seek(_ offsets: [TopicPartitionOffset], timeout: Duration) throws {
+        events.append("seek \(offsets)")
+        for o in offsets { positions[o.topicPartition] = max(0, o.offset) }
+    }
+
+    func pause(_ partitions: [TopicPartition]) throws {}
+    func resume(_ partitions: [TopicPartition]) throws {}
+    func groupMetadata() -> ConsumerGroupMetadata { ConsumerGroupMetadata(groupID: "fake") }
+
+    func close() {
+        events.append("close")
+        rebalanceListener?.partitionsRevoked(assigned.sorted())
+        assigned.removeAll()
+    }
+}
+
+/// A producer that records every call, with failures to inject. Sent
+/// records count as acknowledged at the next flush or commit.
+final class RecordingProducer: ProducerClient, @unchecked Sendable {
+    var events: [String] = []
+    var failNextCommit: KafkaError?
+    var failNextSend: KafkaError?
+    var deliveryFailure: KafkaError?
+    let transactionalID: String?
+    /// The consumer whose group the transaction's offsets commit to.
+    let group: FakeConsumer
+    private var pendingOffsets: [TopicPartitionOffset] = []
+
+    init(transactionalID: String?, group: FakeConsumer) {
+        self.transactionalID = transactionalID
+        self.group = group
+    }
+
+    func send(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64?) throws {
+        if let e = failNextSend { failNextSend = nil; throw e }
+        events.append("send \(topic) \(String(decoding: value ?? [], as: UTF8.self))")
+    }
+
+    func poll(timeout: Duration) -> Int { 0 }
+    func checkDeliveries() throws {}
+
+    func flush(timeout: Duration) throws {
+        events.append("flush")
+        if let e = deliveryFailure { throw e }
+    }
+
+    func initTransactions(timeout: Duration) throws { events.append("init") }
+    func beginTransaction() throws { events.append("begin") }
+
+    func sendOffsetsToTransaction(_ offsets: [TopicPartitionOffset], groupMetadata: ConsumerGroupMetadata, timeout: Duration) throws {
+        events.append("offsets \(offsets)")
+        pendingOffsets += offsets
+    }
+
+    func commitTransaction(timeout: Duration) throws {
+        if let e = failNextCommit { failNextCommit = nil; throw e }
+        events.append("commit")
+        for o in pendingOffsets { group.committedOffsets[o.topicPartition] = o.offset }
+        pendingOffsets = []
+    }
+
+    func abortTransaction(timeout: Duration) throws {
+        events.append("abort")
+        pendingOffsets = []
+    }
+}
+
+/// Hands out the fakes and remembers the configurations asked for.
+final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
+    let consumer = FakeConsumer()
+    var producers: [RecordingProducer] = []
+    var producerConfigs: [KafkaConfig] = []
+
+    func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient { consumer }
+
+    func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
+        producerConfigs.append(config)
+        let p = RecordingProducer(transactionalID: config["transactional.id"], group: consumer)
+        producers.append(p)
+        return p
+    }
+
+    var producer: RecordingProducer { producers.last! }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import SluiceKafka
+import Testing
+@testable import Sluice
+
+/// The stream thread's commit protocol, driven step by step with a scripted
+/// consumer and a recording producer.
+@Suite struct StreamThreadTests {
+    let factory = FakeFactory()
+    let clock = ManualClock(0)
+
+    private func topology() throws -> Topology {
+        let b = TopologyBuilder()
+        b.stream(["in"]).filter { $0.value != Array("drop".utf8) }.mapValues { r -> [UInt8]? in
+            if r.value == Array("bad".utf8) { throw CocoaError(.formatting) }
+            return r.value
+        }.to("out")
+        return try b.build()
+    }
+
+    private func thread(_ guarantee: ProcessingGuarantee, processID: String = "p1") throws -> StreamThread {
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig(["bootstrap.servers": "unused:1"]))
+        config.guarantee = guarantee
+        config.commitInterval = .milliseconds(100)
+        config.operationTimeout = .milliseconds(10)
+        return StreamThread(index: 0, topology: try topology(), config: config, processID: processID, factory: factory,
+                            clock: clock, logger: Logger(label: "test"))
+    }
+
+    /// One loop iteration with the commit interval elapsed.
+    private func stepAndCommit(_ t: StreamThread) throws {
+        clock.advance(by: 100)
+        try t.step()
+    }
+
+    @Test func exactlyOnceRunsBeginProduceSendOffsetsCommitInThatOrder() throws {
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 0, "drop")
+        factory.consumer.append("in", 0, "b")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["init", "begin", "send out a", "send out b", "offsets [in-0@3]", "commit"])
+        #expect(factory.consumer.events.filter { $0.hasPrefix("commit") }.isEmpty, "offsets go through the transaction only")
+    }
+
+    @Test func exactlyOnceCommitsOffsetsOfRecordsThatProducedNoOutput() throws {
+        factory.consumer.append("in", 0, "drop")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["init", "begin", "offsets [in-0@1]", "commit"])
+    }
+
+    @Test func exactlyOnceSendsDeadLettersInsideTheTransaction() throws {
+        factory.consumer.append("in", 0, "bad")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["init", "begin", "send app-dlq bad", "offsets [in-0@1]", "commit"])
+    }
+
+    @Test func aFailedCommitAbortsAndRewindsTasksToTheCommittedOffsets() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        try stepAndCommit(t)
+        factory.consumer.append("in", 0, "b")
+        factory.consumer.append("in", 0, "c")
+        factory.producer.failNextCommit = KafkaError(code: 48, message: "invalid txn state", transactionRequiresAbort: true)
+        try stepAndCommit(t)
+        #expect(factory.producer.events.suffix(5) == ["begin", "send out b", "send out c", "offsets [in-0@3]", "abort"])
+        #expect(factory.consumer.events.last == "seek [in-0@1]")
+        #expect(t.tasks[TopicPartition("in", 0)]?.nextOffset == nil, "a fresh task replaces the rewound one")
+        factory.producer.events.removeAll()
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["begin", "send out b", "send out c", "offsets [in-0@3]", "commit"])
+    }
+
+    @Test func aFencedProducerClosesTasksWithoutCommitAndRejoinsWithANewProducer() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        let first = factory.producer
+        first.failNextCommit = KafkaError(code: 90, message: "producer fenced", isFatal: true)
+        try stepAndCommit(t)
+        #expect(!first.events.contains("commit"))
+        #expect(!first.events.contains("abort"), "a fenced producer may not touch the transaction")
+        #expect(factory.producers.count == 2)
+        #expect(factory.producer.events == ["init"])
+        #expect(factory.consumer.events.suffix(2) == ["unsubscribe", "subscribe"])
+        #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") })
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["init", "begin", "send out a", "offsets [in-0@1]", "commit"])
+    }
+
+    @Test func theTransactionalIDDependsOnlyOnApplicationProcessAndThreadIndex() throws {
+        let t1 = try thread(.exactlyOnce, processID: "p1")
+        try t1.start()
+        let t2 = try thread(.exactlyOnce, processID: "p1")
+        try t2.start()
+        let ids = factory.producerConfigs.map { $0["transactional.id"] }
+        #expect(ids == ["app-p1-0", "app-p1-0"])
+    }
+
+    @Test func aRestartedApplicationKeepsItsProcessIDAndSoItsTransactionalIDs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig())
+        config.stateDirectory = dir
+        let topology = try topology()
+        let first = try StreamApplication(topology: topology, config: config, clientFactory: factory).processID
+        let second = try StreamApplication(topology: topology, config: config, clientFactory: factory).processID
+        #expect(first == second)
+        config.stateDirectory = dir + "-other"
+        defer { try? FileManager.default.removeItem(atPath: dir + "-other") }
+        let other = try StreamApplication(topology: topology, config: config, clientFactory: factory).processID
+        #expect(other != first)
+    }
+
+    @Test func twoProcessesCannotShareAStateDirectory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig())
+        config.stateDirectory = dir
+        let holder = try StreamApplication(topology: try topology(), config: config, clientFactory: factory)
+        #expect(throws: TopologyError.self) { try StreamApplication(topology: try topology(), config: config, clientFactory: factory) }
+        withExtendedLifetime(holder) {}
+    }
+
+    @Test func atLeastOnceCommitsOffsetsOnlyAfterTheProducerFlushed() throws {
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 1, "b")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try stepAndCommit(t)
+        #expect(factory.producer.events.suffix(1) == ["flush"])
+        #expect(factory.consumer.events.last == "commit [in-0@1, in-1@1]")
+        #expect(!factory.producer.events.contains("begin"))
+    }
+
+    @Test func atLeastOnceNeverCommitsPastAFailedDelivery() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        factory.producer.deliveryFailure = KafkaError(code: -192, message: "message timed out")
+        #expect(throws: KafkaError.self) { try stepAndCommit(t) }
+        #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") })
+    }
+
+    @Test func revokedPartitionsAreCommittedBeforeTheirTasksClose() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") }, "the interval has not elapsed")
+        try factory.consumer.unsubscribe()
+        #expect(factory.consumer.events.suffix(2) == ["unsubscribe", "commit [in-0@1]"])
+        #expect(t.tasks.isEmpty)
+    }
+
+    @Test func shutdownCommitsClosesTasksAndLeavesTheGroup() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        try t.step()
+        try t.shutdown()
+        #expect(factory.producer.events.suffix(3) == ["offsets [in-0@1]", "commit", "flush"])
+        #expect(factory.consumer.events.last == "close")
+        #expect(factory.consumer.committedOffsets == [TopicPartition("in", 0): 1])
+        #expect(t.tasks.isEmpty)
+    }
+}

