@@ -6,7 +6,7 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a stream-processing engine for telemetry pipelines.",
-        subcommands: [DemoCommand.self, GenerateCommand.self])
+        subcommands: [DemoCommand.self, GenerateCommand.self, BenchCommand.self, BenchPhaseCommand.self])
 }
 
 /// Options every command that talks to Kafka shares.

@@ -15,6 +15,10 @@ enum Services {
 
     static var kafka: KafkaConfig { KafkaConfig(["bootstrap.servers": bootstrap]) }
 
+    /// A broker for the exactly-once crash test, when one that hides aborted
+    /// transactions is at hand (`SLUICE_EOS_BROKER=host:port`); else the local one.
+    static var eosBootstrap: String { ProcessInfo.processInfo.environment["SLUICE_EOS_BROKER"] ?? bootstrap }
+
     /// Group timings the local broker needs for joins of seconds, not tens of seconds.
     static let groupTimings = ["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"]
 
@@ -35,7 +39,8 @@ enum Services {
     }
 
     /// Creates the classify example's topics: input and outputs with `partitions` partitions.
-    static func createClassifyTopics(input: String, prefix: String, dlq: String, partitions: Int = 6) throws {
+    static func createClassifyTopics(input: String, prefix: String, dlq: String, partitions: Int = 6,
+                                     kafka: KafkaConfig = kafka) throws {
         let outputs = NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) }
         try KafkaAdmin(config: kafka, logger: logger).createTopics(
             ([input, dlq] + outputs).map { NewTopic($0, partitions: partitions) })
@@ -81,17 +86,18 @@ struct Placement {
 
     var distinctCount: Int { Set(seen.values.joined()).count }
 
-    /// Reads the output topics until every key is seen (or `timeout`).
-    mutating func collect(timeout: Duration) throws {
+    /// Reads the output topics until every key is seen (or `timeout`), then
+    /// a little longer, so that late duplicates are counted too.
+    mutating func collect(timeout: Duration, kafka: KafkaConfig = Services.kafka, isolation: String = "read_committed") throws {
         let total = expected.count
         var distinct = Set<String>()
-        try TopicReader(config: Services.kafka, logger: Services.logger)
-            .read(topics, idle: timeout, timeout: timeout, until: { distinct.count >= total }) { m in
-                record(m)
-                distinct.insert(String(decoding: m.key ?? [], as: UTF8.self))
-            }
-        // Drain a little longer so that duplicates written after the last new key are counted too.
-        try TopicReader(config: Services.kafka, logger: Services.logger).read(topics, idle: .seconds(2), timeout: .seconds(2)) { _ in }
+        var all: [KafkaMessage] = []
+        let reader = TopicReader(config: kafka, logger: Services.logger)
+        try reader.read(topics, idle: timeout, timeout: timeout, isolation: isolation, until: { distinct.count >= total }) { m in
+            distinct.insert(String(decoding: m.key ?? [], as: UTF8.self))
+        }
+        try reader.read(topics, idle: .seconds(3), isolation: isolation) { all.append($0) }
+        for m in all { record(m) }
     }
 }
 
@@ -127,8 +133,8 @@ final class TopologyProcess {
 
 /// Standard arguments for the classify binary against the local broker.
 func classifyArguments(input: String, prefix: String, app: String, stateDir: String, guarantee: ProcessingGuarantee,
-                       threads: Int = 2) -> [String] {
-    ["--bootstrap", Services.bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
+                       threads: Int = 2, bootstrap: String = Services.bootstrap) -> [String] {
+    ["--bootstrap", bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
      "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir]
         + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
 }

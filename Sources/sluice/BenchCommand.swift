@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Sluice
+import SluiceExamples
+import SluiceKafka
+
+/// The classify benchmark: generates the input once, then runs each phase in
+/// its own child process so that CPU time and peak RSS are the phase's own.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the classify topology against a bare librdkafka consume → produce loop, in one run.")
+
+    @OptionGroup var kafka: KafkaOptions
+    @Option(help: "Records to generate and move in each phase.") var records = 1_000_000
+    @Option(help: "Partitions of the input topic.") var partitions = 6
+
+    func run() throws {
+        let logger = kafka.logger("sluice-bench")
+        let config = KafkaConfig(["bootstrap.servers": kafka.bootstrap])
+        let run = "bench-\(Int(Date().timeIntervalSince1970))"
+        let input = "\(run)-in"
+        print("generating \(records) nginx-like JSON records (~350 B) into \(input)…")
+        try NginxLogGenerator().produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
+
+        var results: [(String, BenchResult)] = []
+        for phase in BenchPhase.allCases {
+            let result = try runPhase(phase, input: input, run: run)
+            results.append((phase.title, result))
+            print(String(format: "%-34@ %10.0f records/s  %6.1f CPU s  %5.0f MB peak RSS", phase.title as NSString,
+                         result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes))
+        }
+        let ceiling = results[0].1.recordsPerSecond
+        print("\n| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
+        for (title, r) in results {
+            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f |", title as NSString, r.recordsPerSecond,
+                         r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes))
+        }
+    }
+
+    private func runPhase(_ phase: BenchPhase, input: String, run: String) throws -> BenchResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).absoluteURL
+        process.arguments = ["bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap, "--input", input,
+                             "--records", String(records), "--run", run]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        var usage = rusage()
+        var status: Int32 = 0
+        _ = wait4(process.processIdentifier, &status, 0, &usage)
+        guard status == 0, let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ValidationError("phase \(phase.rawValue) failed (status \(status)): \(String(decoding: data, as: UTF8.self))")
+        }
+        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return BenchResult(recordsPerSecond: Double(records) / seconds, cpuSeconds: cpu,
+                           peakRSSMegabytes: Double(usage.ru_maxrss) / 1024)
+    }
+}
+
+struct BenchResult {
+    var recordsPerSecond: Double
+    var cpuSeconds: Double
+    var peakRSSMegabytes: Double
+}
+
+enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
+    case ceiling, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
+
+    var title: String {
+        switch self {
+        case .ceiling: "(a) bare consume → produce"
+        case .atLeastOnce: "(b) classify, at_least_once"
+        case .exactlyOnce: "(c) classify, exactly_once"
+        }
+    }
+}
+
+/// One phase, run as a child of `sluice bench`: prints the seconds from the
+/// first record read to the last output acknowledged (and, for the
+/// topology, committed).
+struct BenchPhaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-phase", shouldDisplay: false)
+
+    @Argument var phase: BenchPhase
+    @OptionGroup var kafka: KafkaOptions
+    @Option var input: String
+    @Option var records: Int
+    @Option(name: .customLong("run")) var runName: String
+
+    func run() throws {
+        let logger = kafka.logger("sluice-bench")
+        var config = KafkaConfig(["bootstrap.servers": kafka.bootstrap])
+        config["max.poll.interval.ms"] = "7000"
+        config["session.timeout.ms"] = "6000"
+        let seconds = phase == .ceiling ? try bareLoop(config, logger) : try topology(config, logger)
+        print(seconds)
+    }
+
+    /// The ceiling: one consumer, one producer, every record to one topic.
+    private func bareLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        var consumerConfig = config
+        consumerConfig["group.id"] = "\(runName)-ceiling"
+        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
+        let producer = try KafkaProducer(config: config, logger: logger)
+        try consumer.subscribe([input])
+        var batch: [KafkaMessage] = []
+        var moved = 0
+        var start: ContinuousClock.Instant?
+        let output = "\(runName)-ceiling-out"
+        while moved < records {
+            try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
+            if start == nil, !batch.isEmpty { start = .now }
+            for m in batch { try producer.send(topic: output, key: m.key, value: m.value, timestamp: m.timestamp) }
+            moved += batch.count
+            producer.poll()
+        }
+        try producer.flushUntilAcknowledged(attempt: .seconds(30), logger: logger)
+        let elapsed = ContinuousClock.now - start!
+        consumer.close()
+        return elapsed.seconds
+    }
+
+    /// The classify topology with one stream thread.
+    private func topology(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        var streams = StreamsConfig(applicationID: "\(runName)-\(phase.rawValue)", kafka: KafkaConfig(["bootstrap.servers": kafka.bootstrap]))
+        streams.consumer = KafkaConfig(["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"])
+        streams.guarantee = phase == .exactlyOnce ? .exactlyOnce : .atLeastOnce
+        streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench"
+        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-"),
+                                        config: streams, logger: logger)
+        app.start()
+        while app.processedCount == 0 { usleep(1000) }
+        let start = ContinuousClock.now
+        while app.processedCount < records { usleep(1000) }
+        app.stop()
+        try app.wait()
+        return (ContinuousClock.now - start).seconds
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Sluice
+import SluiceExamples
+import SluiceKafka
+import Testing
+
+/// Crashes, restarts and group changes of the classify binary, with the
+/// outputs checked against the rules record by record.
+@Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker: run scripts/test.sh"))
+struct CrashIntegrationTests {
+    /// A classify run: topics created, input produced, outputs checkable.
+    struct Run {
+        let name = Services.unique("crash")
+        let count: Int
+        let bootstrap: String
+        var kafka: KafkaConfig { KafkaConfig(["bootstrap.servers": bootstrap]) }
+        let generator = NginxLogGenerator(seed: 5, malformedEvery: 997)
+        var input: String { "\(name)-in" }
+        var prefix: String { "\(name)-" }
+        var dlq: String { "\(name)-dlq" }
+
+        init(count: Int, produced: Int? = nil, bootstrap: String = Services.bootstrap) throws {
+            self.count = count
+            self.bootstrap = bootstrap
+            try Services.createClassifyTopics(input: input, prefix: prefix, dlq: dlq, kafka: kafka)
+            try produce(0..<(produced ?? count))
+        }
+
+        func produce(_ range: Range<Int>) throws {
+            try generator.produce(range, topic: input, partitions: 6, config: kafka, logger: Services.logger)
+        }
+
+        func arguments(stateDir: String, guarantee: ProcessingGuarantee) -> [String] {
+            classifyArguments(input: input, prefix: prefix, app: name, stateDir: stateDir, guarantee: guarantee,
+                              bootstrap: bootstrap)
+        }
+
+        func placement() -> Placement { Placement(generator: generator, count: count, prefix: prefix, dlq: dlq) }
+
+        /// Blocks until `fraction` of the input is visible in the outputs.
+        func waitForProgress(_ fraction: Double, isolation: String = "read_uncommitted") throws {
+            var distinct = Set<[UInt8]>()
+            let target = Int(Double(count) * fraction)
+            try TopicReader(config: kafka, logger: Services.logger)
+                .read(placement().topics, idle: .seconds(120), timeout: .seconds(120), isolation: isolation,
+                      until: { distinct.count >= target }) { distinct.insert($0.key ?? []) }
+            try #require(distinct.count >= target, "no progress: \(distinct.count) of \(target)")
+        }
+    }
+
+    /// Kills the process with SIGKILL once part of the input is out, restarts
+    /// it with the same state directory, and returns the outputs once all
+    /// input is accounted for.
+    private func crashAndRestart(_ run: Run, guarantee: ProcessingGuarantee, isolation: String) throws -> Placement {
+        let stateDir = Services.temporaryDirectory()
+        let first = try TopologyProcess(run.arguments(stateDir: stateDir, guarantee: guarantee), logPath: stateDir + "/first.log")
+        try run.waitForProgress(0.3)
+        first.signal(SIGKILL)
+        #expect(first.wait() == SIGKILL)
+        let second = try TopologyProcess(run.arguments(stateDir: stateDir, guarantee: guarantee), logPath: stateDir + "/second.log")
+        var placement = run.placement()
+        try placement.collect(timeout: .seconds(180), kafka: run.kafka, isolation: isolation)
+        second.signal(SIGTERM)
+        #expect(second.wait() == 0, "a signalled instance drains and exits 0")
+        if !placement.missing.isEmpty { print(second.log.suffix(3000)) }
+        return placement
+    }
+
+    @Test func atLeastOnceLosesNoRecordWhenKilledMidRunAndRestarted() throws {
+        let run = try Run(count: 100_000)
+        let placement = try crashAndRestart(run, guarantee: .atLeastOnce, isolation: "read_uncommitted")
+        print("at_least_once kill -9: \(placement.distinctCount) of \(run.count) records out, \(placement.duplicates) duplicates")
+        #expect(placement.missing.isEmpty, "missing \(placement.missing.count): \(placement.missing.prefix(5))")
+        #expect(placement.misplaced.isEmpty)
+    }
+
+    @Test func exactlyOnceDeliversEachRecordOnceAfterAKillWhereTheBrokerHidesAbortedTransactions() throws {
+        let hidesAborted = try TransactionProbe.hidesAbortedTransactions(bootstrap: Services.eosBootstrap)
+        let run = try Run(count: 100_000, bootstrap: Services.eosBootstrap)
+        let placement = try crashAndRestart(run, guarantee: .exactlyOnce, isolation: "read_committed")
+        print("exactly_once kill -9: \(placement.distinctCount) of \(run.count) records out, \(placement.duplicates) duplicates;",
+              "the broker \(hidesAborted ? "hides" : "does NOT hide") aborted transactions from read_committed consumers")
+        #expect(placement.missing.isEmpty, "missing \(placement.missing.count): \(placement.missing.prefix(5))")
+        #expect(placement.misplaced.isEmpty)
+        if hidesAborted {
+            #expect(placement.duplicates == 0, "a read_committed consumer must see each record once")
+        }
+    }
+
+    @Test func aSecondInstanceTakesOverThePartitionsOfOneStoppedBySIGTERMWithNoRecordMissing() throws {
+        let run = try Run(count: 120_000, produced: 60_000)
+        let dirA = Services.temporaryDirectory(), dirB = Services.temporaryDirectory()
+        let a = try TopologyProcess(run.arguments(stateDir: dirA, guarantee: .atLeastOnce), logPath: dirA + "/a.log")
+        let b = try TopologyProcess(run.arguments(stateDir: dirB, guarantee: .atLeastOnce), logPath: dirB + "/b.log")
+        defer { b.signal(SIGKILL); a.signal(SIGKILL) }
+        try run.waitForProgress(0.3)
+        let deadline = Date().addingTimeInterval(60)
+        while !(a.log.contains("partitions assigned") && b.log.contains("partitions assigned")), Date() < deadline { pause(0.5) }
+        #expect(a.log.contains("partitions assigned"), "instance A got partitions")
+        #expect(b.log.contains("partitions assigned"), "instance B got partitions")
+        let assignmentsOfB = b.log.components(separatedBy: "partitions assigned").count
+
+        a.signal(SIGTERM)
+        #expect(a.wait() == 0, "A drains, commits, leaves the group and exits 0")
+        #expect(a.log.contains("stream thread stopped"))
+        try run.produce(60_000..<120_000)
+        var placement = run.placement()
+        try placement.collect(timeout: .seconds(180))
+        print("two instances, one stopped: \(placement.distinctCount) of \(run.count) records out, \(placement.duplicates) duplicates")
+        #expect(b.log.components(separatedBy: "partitions assigned").count > assignmentsOfB, "B took over A's partitions")
+        #expect(placement.missing.isEmpty, "missing \(placement.missing.count): \(placement.missing.prefix(5))")
+        #expect(placement.misplaced.isEmpty)
+        b.signal(SIGTERM)
+        #expect(b.wait() == 0)
+    }
+}
+
+/// Finds out whether the broker hides records of aborted transactions from
+/// `read_committed` consumers, as Apache Kafka does.
+enum TransactionProbe {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func hidesAbortedTransactions(bootstrap: String = Services.bootstrap) throws -> Bool {
+        let topic = Services.unique("txn-probe")
+        let kafka = KafkaConfig(["bootstrap.servers": bootstrap])
+        try KafkaAdmin(config: kafka, logger: Services.logger).createTopics([NewTopic(topic, partitions: 1)])
+        var config = kafka
+        config["transactional.id"] = topic
+        let producer = try KafkaProducer(config: config, logger: Services.logger)
+        try producer.initTransactions(timeout: .seconds(30))
+        try producer.beginTransaction()
+        try producer.send(topic: topic, key: nil, value: Array("aborted".utf8))
+        try producer.flush(timeout: .seconds(30))
+        try producer.abortTransaction(timeout: .seconds(30))
+        try producer.beginTransaction()
+        try producer.send(topic: topic, key: nil, value: Array("committed".utf8))
+        try producer.commitTransaction(timeout: .seconds(30))
+        var values: [String] = []
+        try TopicReader(config: kafka, logger: Services.logger).read([topic], idle: .seconds(3)) {
+            values.append(String(decoding: $0.value ?? [], as: UTF8.self))
+        }
+        guard values.contains("committed") else {
+            throw Failure(description: "a committed transaction's record is not visible to read_committed: \(values)")
+        }
+        return !values.contains("aborted")
+    }
+}
+
+@Suite(.enabled(if: Services.enabled, "needs the local broker: run scripts/test.sh"))
+struct TransactionProbeTests {
+    @Test func theBrokerProbeReportsWhetherAbortedTransactionsAreHidden() throws {
+        let hides = try TransactionProbe.hidesAbortedTransactions(bootstrap: Services.eosBootstrap)
+        print("transaction probe: \(Services.eosBootstrap) \(hides ? "hides" : "does NOT hide") aborted transactions from read_committed consumers")
+    }
+}
