@@ -17,13 +17,17 @@ public struct ProcessingError: Error, CustomStringConvertible {
 
 /// Runs a node's own code, attributing what it throws to the node. Errors
 /// already attributed (thrown further downstream) pass through unchanged.
-@inline(__always)
+@inlinable @inline(__always)
 func attributed<T>(to processor: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let error as ProcessingError {
-        throw error
     } catch {
-        throw ProcessingError(processor: processor, underlying: error)
+        throw attribute(error, to: processor)
     }
+}
+
+/// `error` attributed to `processor`, unless it already names a processor.
+@usableFromInline
+func attribute(_ error: any Error, to processor: String) -> ProcessingError {
+    error as? ProcessingError ?? ProcessingError(processor: processor, underlying: error)
 }

@@ -48,6 +48,7 @@ public final class ProcessorContext<Output> {
     let childNames: [String]
     unowned let task: StreamTask
 
+    @usableFromInline
     init(processorName: String, children: [Node<Output>], childNames: [String], task: StreamTask) {
         self.processorName = processorName
         self.children = children

@@ -39,6 +39,7 @@ public struct Record<Value> {
     public var provenance: Provenance?
 
     /// Creates a record.
+    @inlinable
     public init(key: [UInt8]?, value: Value, headers: [KafkaHeader] = [], timestamp: Int64,
                 provenance: Provenance? = nil) {
         self.key = key
@@ -49,6 +50,7 @@ public struct Record<Value> {
     }
 
     /// The same record with another value.
+    @inlinable
     public func withValue<New>(_ value: New) -> Record<New> {
         Record<New>(key: key, value: value, headers: headers, timestamp: timestamp, provenance: provenance)
     }

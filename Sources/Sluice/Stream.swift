@@ -1,50 +1,74 @@
 /// A stream of records of one value type in a topology under construction
 /// (Kafka Streams' KStream). Each operator adds a node and returns the
 /// stream of its output.
+///
+/// The operators are `@inlinable`: the record path is compiled in the
+/// module that builds the topology, specialized for its value types.
 public struct Stream<Value> {
-    let builder: TopologyBuilder
+    @usableFromInline let builder: TopologyBuilder
     /// The name of the node whose output this stream is.
     public let node: String
 
-    /// Adds a node that is a child of this stream's node and returns it as a stream.
+    @usableFromInline
+    init(builder: TopologyBuilder, node: String) {
+        self.builder = builder
+        self.node = node
+    }
+
+    /// Adds a child node of this stream's node whose body `make` builds per
+    /// task, given the node's name and the function that feeds its children.
+    @inlinable
     func child<Out>(_ name: String?, kind: String,
-                    make: @escaping @Sendable (String, [Node<Out>]) -> Node<Value>) -> Stream<Out> {
+                    _ make: @escaping @Sendable (String, @escaping (Record<Out>) throws -> Void) -> (Record<Value>) throws -> Void)
+        -> Stream<Out> {
         let name = builder.name(name, kind)
-        builder.add(name, kind: kind, parents: [node]) { children, _ in
-            make(name, children.map { $0 as! Node<Out> })
+        builder.add(name, kind: kind, parents: [node]) { context in
+            Node<Value>(name: name, body: make(name, context.emit(Out.self)))
         }
         return Stream<Out>(builder: builder, node: name)
     }
 
     /// Keeps the records for which `predicate` holds.
+    @inlinable
     public func filter(named name: String? = nil, _ predicate: @escaping @Sendable (Record<Value>) throws -> Bool) -> Stream<Value> {
-        child(name, kind: "filter") { FilterNode(name: $0, children: $1, predicate: predicate) }
+        child(name, kind: "filter") { name, emit in
+            { record in if try attributed(to: name, { try predicate(record) }) { try emit(record) } }
+        }
     }
 
     /// Keeps the records for which `predicate` does not hold.
+    @inlinable
     public func filterNot(named name: String? = nil, _ predicate: @escaping @Sendable (Record<Value>) throws -> Bool) -> Stream<Value> {
         filter(named: name) { try !predicate($0) }
     }
 
     /// Replaces each record (key, value, headers, timestamp).
+    @inlinable
     public func map<Out>(named name: String? = nil,
                          _ transform: @escaping @Sendable (Record<Value>) throws -> Record<Out>) -> Stream<Out> {
-        child(name, kind: "map") { MapNode(name: $0, children: $1, transform: transform) }
+        child(name, kind: "map") { name, emit in
+            { record in try emit(attributed(to: name) { try transform(record) }) }
+        }
     }
 
     /// Replaces each record's value, keeping its key, headers and timestamp.
+    @inlinable
     public func mapValues<Out>(named name: String? = nil,
                                _ transform: @escaping @Sendable (Record<Value>) throws -> Out) -> Stream<Out> {
         map(named: name) { record in record.withValue(try transform(record)) }
     }
 
     /// Replaces each record by zero or more records.
+    @inlinable
     public func flatMap<Out>(named name: String? = nil,
                              _ transform: @escaping @Sendable (Record<Value>) throws -> [Record<Out>]) -> Stream<Out> {
-        child(name, kind: "flatmap") { FlatMapNode(name: $0, children: $1, transform: transform) }
+        child(name, kind: "flatmap") { name, emit in
+            { record in for out in try attributed(to: name, { try transform(record) }) { try emit(out) } }
+        }
     }
 
     /// Replaces each record's key (which chooses its output partition).
+    @inlinable
     public func selectKey(named name: String? = nil,
                           _ key: @escaping @Sendable (Record<Value>) throws -> [UInt8]?) -> Stream<Value> {
         map(named: name) { record in
@@ -55,66 +79,90 @@ public struct Stream<Value> {
     }
 
     /// Runs `action` on each record and passes it on unchanged.
+    @inlinable
     public func peek(named name: String? = nil, _ action: @escaping @Sendable (Record<Value>) throws -> Void) -> Stream<Value> {
-        child(name, kind: "peek") { PeekNode(name: $0, children: $1, action: action) }
+        child(name, kind: "peek") { name, emit in
+            { record in
+                try attributed(to: name) { try action(record) }
+                try emit(record)
+            }
+        }
     }
 
     /// One stream of the records of this one and of `others`.
+    @inlinable
     public func merge(named name: String? = nil, _ others: Stream<Value>...) -> Stream<Value> {
         let name = builder.name(name, "merge")
-        builder.add(name, kind: "merge", parents: [node] + others.map(\.node)) { children, _ in
-            PassNode<Value>(name: name, children: children.map { $0 as! Node<Value> })
-        }
+        builder.add(name, kind: "merge", parents: [node] + others.map(\.node)) { Node<Value>.pass(name: name, to: $0.children) }
         return Stream(builder: builder, node: name)
     }
 
     /// Starts a split into named branches; see ``BranchedStream``.
+    @inlinable
     public func split(named name: String? = nil) -> BranchedStream<Value> {
         BranchedStream(source: self, name: builder.name(name, "split"))
     }
 
     /// Runs a custom ``Processor``; `make` is called once per task.
+    @inlinable
     public func process<P: Processor>(named name: String? = nil,
                                       _ make: @escaping @Sendable () -> P) -> Stream<P.Output> where P.Input == Value {
         let name = builder.name(name, "processor")
-        builder.add(name, kind: "processor", parents: [node]) { children, childNames in
-            ProcessorNode(name: name, processor: make(), children: children.map { $0 as! Node<P.Output> },
-                          childNames: childNames)
+        builder.add(name, kind: "processor", parents: [node]) { context in
+            let processor = make()
+            let nodes = context.children.map { $0 as! Node<P.Output> }
+            try attributed(to: name) {
+                try processor.initialize(context: ProcessorContext(processorName: name, children: nodes,
+                                                                   childNames: context.childNames, task: context.task))
+            }
+            context.task.onClose { processor.close() }
+            return Node<Value>(name: name) { record in try attributed(to: name) { try processor.process(record) } }
         }
         return Stream<P.Output>(builder: builder, node: name)
     }
 
     /// Writes each record to `topic`, encoding its value with `serialize`
     /// (`nil` writes a tombstone).
+    @inlinable
     public func to(_ topic: String, named name: String? = nil,
                    serialize: @escaping @Sendable (Value) throws -> [UInt8]?) {
-        let spec = sink(name, topic: { _ in topic }, serialize: serialize)
-        spec.sinkTopic = topic
+        sink(name, topic: { _ in topic }, serialize: serialize).sinkTopic = topic
     }
 
     /// Writes each record to the topic `chooser` names for it.
+    @inlinable
     public func to(named name: String? = nil, topic chooser: @escaping @Sendable (Record<Value>) throws -> String,
                    serialize: @escaping @Sendable (Value) throws -> [UInt8]?) {
         sink(name, topic: chooser, serialize: serialize)
     }
 
-    @discardableResult
-    private func sink(_ name: String?, topic: @escaping @Sendable (Record<Value>) throws -> String,
-                      serialize: @escaping @Sendable (Value) throws -> [UInt8]?) -> NodeSpec {
+    @inlinable @discardableResult
+    func sink(_ name: String?, topic: @escaping @Sendable (Record<Value>) throws -> String,
+              serialize: @escaping @Sendable (Value) throws -> [UInt8]?) -> NodeSpec {
         let name = builder.name(name, "sink")
-        return builder.add(name, kind: "sink", parents: [node]) { _, _ in
-            SinkNode(name: name, topic: topic, serialize: serialize)
+        return builder.add(name, kind: "sink", parents: [node]) { context in
+            let collector = context.task.collector
+            // A send that fails at once (too large, bad topic name) is this record's
+            // fault: it goes to the dead-letter topic. Failed deliveries stop the thread.
+            return Node<Value>(name: name) { record in
+                try attributed(to: name) {
+                    try collector.send(topic: try topic(record), key: record.key, value: try serialize(record.value),
+                                       headers: record.headers, timestamp: record.timestamp)
+                }
+            }
         }
     }
 }
 
 extension Stream where Value == [UInt8]? {
     /// Writes each record's bytes to `topic`.
+    @inlinable
     public func to(_ topic: String, named name: String? = nil) {
         to(topic, named: name) { $0 }
     }
 
     /// Writes each record's bytes to the topic `chooser` names for it.
+    @inlinable
     public func to(named name: String? = nil, topic chooser: @escaping @Sendable (Record<Value>) throws -> String) {
         to(named: name, topic: chooser) { $0 }
     }
@@ -122,11 +170,13 @@ extension Stream where Value == [UInt8]? {
 
 extension Stream where Value == [UInt8] {
     /// Writes each record's bytes to `topic`.
+    @inlinable
     public func to(_ topic: String, named name: String? = nil) {
         to(topic, named: name) { $0 }
     }
 
     /// Writes each record's bytes to the topic `chooser` names for it.
+    @inlinable
     public func to(named name: String? = nil, topic chooser: @escaping @Sendable (Record<Value>) throws -> String) {
         to(named: name, topic: chooser) { $0 }
     }
@@ -135,12 +185,19 @@ extension Stream where Value == [UInt8] {
 /// A split under construction: ordered branches, the first whose predicate
 /// holds gets the record; an optional default branch gets the rest.
 public struct BranchedStream<Value> {
-    let source: Stream<Value>
-    let name: String
-    var branches: [(name: String, predicate: @Sendable (Record<Value>) throws -> Bool)] = []
+    @usableFromInline let source: Stream<Value>
+    @usableFromInline let name: String
+    @usableFromInline var branches: [(name: String, predicate: @Sendable (Record<Value>) throws -> Bool)] = []
+
+    @usableFromInline
+    init(source: Stream<Value>, name: String) {
+        self.source = source
+        self.name = name
+    }
 
     /// Adds a branch named `name` taking records for which `predicate`
     /// holds and no earlier branch's did.
+    @inlinable
     public func branch(_ name: String, where predicate: @escaping @Sendable (Record<Value>) throws -> Bool) -> BranchedStream {
         var copy = self
         copy.branches.append((name, predicate))
@@ -148,33 +205,44 @@ public struct BranchedStream<Value> {
     }
 
     /// Ends the split with a default branch; returns each branch's stream by name.
+    @inlinable
     public func defaultBranch(_ name: String) -> [String: Stream<Value>] {
         finish(defaultName: name)
     }
 
     /// Ends the split without a default branch: records matching no branch
     /// go nowhere. Returns each branch's stream by name.
+    @inlinable
     public func noDefaultBranch() -> [String: Stream<Value>] {
         finish(defaultName: nil)
     }
 
-    private func finish(defaultName: String?) -> [String: Stream<Value>] {
+    @inlinable
+    func finish(defaultName: String?) -> [String: Stream<Value>] {
         let builder = source.builder
         let predicates = branches.map { $0.predicate }
         let hasDefault = defaultName != nil
         let splitName = name
-        builder.add(splitName, kind: "split", parents: [source.node]) { children, _ in
-            let nodes = children.map { $0 as! Node<Value> }
-            return SplitNode(name: splitName, predicates: predicates, branches: Array(nodes.prefix(predicates.count)),
-                             defaultBranch: hasDefault ? nodes.last : nil)
+        builder.add(splitName, kind: "split", parents: [source.node]) { context in
+            let targets = context.children.map { ($0 as! Node<Value>).body }
+            let fallback = hasDefault ? targets.last : nil
+            return Node<Value>(name: splitName) { record in
+                let chosen = try attributed(to: splitName) { () throws -> Int? in
+                    var i = 0
+                    while i < predicates.count {
+                        if try predicates[i](record) { return i }
+                        i += 1
+                    }
+                    return nil
+                }
+                if let chosen { try targets[chosen](record) } else { try fallback?(record) }
+            }
         }
         var out: [String: Stream<Value>] = [:]
-        for branch in branches.map(\.name) + (defaultName.map { [$0] } ?? []) {
+        for branch in branches.map({ $0.name }) + (defaultName.map { [$0] } ?? []) {
             let nodeName = "\(splitName)-\(branch)"
             if out[branch] != nil { builder.problems.append("split \(splitName) has two branches named \(branch)") }
-            builder.add(nodeName, kind: "branch", parents: [splitName]) { children, _ in
-                PassNode<Value>(name: nodeName, children: children.map { $0 as! Node<Value> })
-            }
+            builder.add(nodeName, kind: "branch", parents: [splitName]) { Node<Value>.pass(name: nodeName, to: $0.children) }
             out[branch] = Stream(builder: builder, node: nodeName)
         }
         return out

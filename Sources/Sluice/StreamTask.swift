@@ -8,12 +8,12 @@ public final class StreamTask {
     /// The input partition this task owns.
     public let id: TopicPartition
     let applicationID: String
-    let collector: RecordCollector
+    @usableFromInline let collector: RecordCollector
     let clock: WallClock
     let deadLetterTopic: String
     private let logger: Logger
-    private let root: Node<[UInt8]?>
-    private let nodes: [AnyObject]
+    private var root: Node<[UInt8]?>!
+    private var closers: [() -> Void] = []
     private var punctuators: [Punctuator] = []
 
     /// The largest record timestamp seen (`Int64.min` before the first).
@@ -36,8 +36,7 @@ public final class StreamTask {
         self.clock = clock
         self.deadLetterTopic = deadLetterTopic
         self.logger = logger
-        (root, nodes) = topology.instantiate(source: source)
-        for node in nodes { try (node as! NodeInitializing).initialize(task: self) }
+        root = try topology.instantiate(source: source, task: self)
     }
 
     /// Processes one input record. A ``ProcessingError`` sends the record to
@@ -96,15 +95,12 @@ public final class StreamTask {
     /// Sets where processing resumes, after a rewind to committed offsets.
     func resetPosition(_ offset: Int64?) { nextOffset = offset }
 
+    /// Registers work to do when the task closes (a processor's `close()`).
+    @usableFromInline
+    func onClose(_ body: @escaping () -> Void) { closers.append(body) }
+
     func close() {
-        for node in nodes { (node as! NodeInitializing).close() }
+        for body in closers.reversed() { body() }
+        closers.removeAll()
     }
 }
-
-/// The type-erased face of ``Node`` the task uses to start and stop nodes.
-protocol NodeInitializing: AnyObject {
-    func initialize(task: StreamTask) throws
-    func close()
-}
-
-extension Node: NodeInitializing {}

@@ -117,9 +117,14 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             throw error
         }
         var count = 0
+        var task: StreamTask?
         for message in batch {
+            // Batches run partition by partition: look the task up only when the partition changes.
+            if task == nil || task!.id.partition != message.partition || task!.id.topic != message.topic {
+                task = tasks[TopicPartition(message.topic, message.partition)]
+            }
             // A record of a partition revoked during this poll belongs to its new owner.
-            guard let task = tasks[TopicPartition(message.topic, message.partition)] else { continue }
+            guard let task else { continue }
             try beginTransactionIfNeeded()
             let before = task.deadLetterCount
             try task.process(message)

@@ -54,9 +54,23 @@ public struct StreamsConfig: Sendable {
     /// The dead-letter topic in force.
     public var effectiveDeadLetterTopic: String { deadLetterTopic ?? "\(applicationID)-dlq" }
 
+    /// Producer properties stream threads use unless configured otherwise:
+    /// murmur2 places keys where Java producers do (topics stay
+    /// co-partitioned); a linger of 20 ms makes fuller batches when one input
+    /// fans out to many output partitions; a bounded send queue keeps memory
+    /// flat (a full queue makes the thread wait for acknowledgements).
+    public static let producerDefaults = KafkaConfig([
+        "partitioner": "murmur2_random", "linger.ms": "20",
+        "queue.buffering.max.messages": "20000", "queue.buffering.max.kbytes": "16384",
+    ])
+
+    /// Consumer properties stream threads use unless configured otherwise:
+    /// a prefetch queue of 32 MB instead of librdkafka's 64 MB.
+    public static let consumerDefaults = KafkaConfig(["queued.max.messages.kbytes": "32768"])
+
     /// The consumer configuration of stream thread `thread`.
     func consumerConfig(processID: String, thread: Int) -> KafkaConfig {
-        var config = kafka.merging(consumer)
+        var config = Self.consumerDefaults.merging(kafka).merging(consumer)
         config["group.id"] = applicationID
         if config.clientID == nil { config.clientID = "\(applicationID)-\(processID)-StreamThread-\(thread)-consumer" }
         if guarantee == .exactlyOnce { config["isolation.level"] = "read_committed" }
@@ -68,8 +82,7 @@ public struct StreamsConfig: Sendable {
     /// (kept in the state directory) and the thread's index, so a restarted
     /// thread fences the zombie it replaces.
     func producerConfig(processID: String, thread: Int) -> KafkaConfig {
-        // murmur2 places keys where Java producers do, so topics stay co-partitioned.
-        var config = kafka.merging(KafkaConfig(["partitioner": "murmur2_random"])).merging(producer)
+        var config = Self.producerDefaults.merging(kafka).merging(producer)
         if config.clientID == nil { config.clientID = "\(applicationID)-\(processID)-StreamThread-\(thread)-producer" }
         if guarantee == .exactlyOnce {
             config["transactional.id"] = Self.transactionalID(applicationID: applicationID, processID: processID, thread: thread)

@@ -28,19 +28,18 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
         return nil
     }
 
-    /// Instantiates the nodes reachable from `source` for one task.
-    func instantiate(source: String) -> (root: Node<[UInt8]?>, all: [AnyObject]) {
+    /// Instantiates the nodes reachable from `source` for one task, children first.
+    func instantiate(source: String, task: StreamTask) throws -> Node<[UInt8]?> {
         var made: [String: AnyObject] = [:]
-        var all: [AnyObject] = []
-        func make(_ name: String) -> AnyObject {
+        func make(_ name: String) throws -> AnyObject {
             if let node = made[name] { return node }
             let spec = specs[name]!
-            let node = spec.make(spec.children.map(make), spec.children)
+            let children = try spec.children.map(make)
+            let node = try spec.make(NodeContext(children: children, childNames: spec.children, task: task))
             made[name] = node
-            all.append(node)
             return node
         }
-        return (make(source) as! Node<[UInt8]?>, all)
+        return try make(source) as! Node<[UInt8]?>
     }
 
     /// The graph as indented text: one line per node with its children.
@@ -58,18 +57,19 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
     }
 }
 
-/// A node of the blueprint. `make` receives the instantiated children in
-/// `children` order and returns the node; it is generic-typed where the DSL
-/// created it, so the wiring is checked by the compiler.
+/// A node of the blueprint. `make` builds the node for one task from its
+/// instantiated children; it is created where the DSL knows the node's
+/// types, so the wiring is checked by the compiler.
+@usableFromInline
 final class NodeSpec {
     let name: String
     let kind: String
     var children: [String] = []
     var topics: [String] = []
-    var sinkTopic: String?
-    let make: @Sendable (_ children: [AnyObject], _ childNames: [String]) -> AnyObject
+    @usableFromInline var sinkTopic: String?
+    let make: @Sendable (NodeContext) throws -> AnyObject
 
-    init(name: String, kind: String, make: @escaping @Sendable (_ children: [AnyObject], _ childNames: [String]) -> AnyObject) {
+    init(name: String, kind: String, make: @escaping @Sendable (NodeContext) throws -> AnyObject) {
         self.name = name
         self.kind = kind
         self.make = make

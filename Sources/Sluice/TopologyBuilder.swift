@@ -18,7 +18,7 @@ public final class TopologyBuilder {
     var order: [String] = []
     var topicSources: [String: String] = [:]
     var patternSources: [(pattern: String, node: String)] = []
-    var problems: [String] = []
+    @usableFromInline var problems: [String] = []
     private var counter = 0
 
     /// Creates an empty builder.
@@ -29,9 +29,7 @@ public final class TopologyBuilder {
     /// tombstones.
     public func stream(_ topics: [String], named name: String? = nil) -> Stream<[UInt8]?> {
         let name = self.name(name, "source")
-        let spec = add(name, kind: "source") { children, _ in
-            PassNode<[UInt8]?>(name: name, children: children.map { $0 as! Node<[UInt8]?> })
-        }
+        let spec = add(name, kind: "source") { Node<[UInt8]?>.pass(name: name, to: $0.children) }
         spec.topics = topics
         for topic in topics {
             if let existing = topicSources[topic] ?? patternSources.first(where: { $0.pattern == topic })?.node {
@@ -54,9 +52,9 @@ public final class TopologyBuilder {
         return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources)
     }
 
-    @discardableResult
+    @usableFromInline @discardableResult
     func add(_ name: String, kind: String, parents: [String] = [],
-             make: @escaping @Sendable (_ children: [AnyObject], _ childNames: [String]) -> AnyObject) -> NodeSpec {
+             make: @escaping @Sendable (NodeContext) throws -> AnyObject) -> NodeSpec {
         let spec = NodeSpec(name: name, kind: kind, make: make)
         if specs[name] != nil { problems.append("two nodes are named \(name)") }
         specs[name] = spec
@@ -66,6 +64,7 @@ public final class TopologyBuilder {
     }
 
     /// `given`, or a generated unique name for an unnamed node.
+    @usableFromInline
     func name(_ given: String?, _ kind: String) -> String {
         if let given { return given }
         counter += 1

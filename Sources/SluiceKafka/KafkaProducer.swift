@@ -24,6 +24,7 @@ public final class KafkaProducer {
     private let handle: OpaquePointer
     private let callbacks: ClientCallbacks
     private var topics: [String: OpaquePointer] = [:]
+    private var recentTopics: [(name: String, handle: OpaquePointer)] = []
     private let logger: Logger
     /// The effective configuration, defaults included.
     public let config: KafkaConfig
@@ -160,10 +161,15 @@ public final class KafkaProducer {
 
     // MARK: Internals
 
+    /// The librdkafka handle of a topic. A few recent topics are kept in a
+    /// small list first: comparing the same string instances is cheaper than
+    /// hashing one per record.
     private func topicHandle(_ topic: String) -> OpaquePointer {
-        if let rkt = topics[topic] { return rkt }
-        let rkt = rd_kafka_topic_new(handle, topic, nil)!
+        for entry in recentTopics where entry.name == topic { return entry.handle }
+        let rkt = topics[topic] ?? rd_kafka_topic_new(handle, topic, nil)!
         topics[topic] = rkt
+        if recentTopics.count == 8 { recentTopics.removeFirst() }
+        recentTopics.append((topic, rkt))
         return rkt
     }
 

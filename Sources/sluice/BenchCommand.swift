@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var kafka: KafkaOptions
     @Option(help: "Records to generate and move in each phase.") var records = 1_000_000
     @Option(help: "Partitions of the input topic.") var partitions = 6
+    @Option(help: "Rounds; each phase reports its median.") var rounds = 3
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
@@ -24,35 +25,46 @@ struct BenchCommand: ParsableCommand {
         print("generating \(records) nginx-like JSON records (~350 B) into \(input)…")
         try NginxLogGenerator().produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
 
-        var results: [(String, BenchResult)] = []
-        for phase in BenchPhase.allCases {
-            let result = try runPhase(phase, input: input, run: run)
-            results.append((phase.title, result))
-            print(String(format: "%-34@ %10.0f records/s  %6.1f CPU s  %5.0f MB peak RSS", phase.title as NSString,
-                         result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes))
+        // Phases alternate over several rounds and each reports its median:
+        // the broker shares the machine, and one run's figure is noise.
+        var samples: [BenchPhase: [BenchResult]] = [:]
+        for round in 1...rounds {
+            for phase in BenchPhase.allCases {
+                let result = try runPhase(phase, input: input, run: "\(run)-\(round)")
+                samples[phase, default: []].append(result)
+                print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS", round,
+                             phase.title as NSString, result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes))
+            }
         }
-        let ceiling = results[0].1.recordsPerSecond
-        print("\n| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
-        for (title, r) in results {
-            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f |", title as NSString, r.recordsPerSecond,
+        let median = samples.mapValues { BenchResult.median($0) }
+        let ceiling = median[.ceiling]!.recordsPerSecond
+        print("\n\(records) records of ~350 B, 1 stream thread, median of \(rounds) rounds:\n")
+        print("| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
+        for phase in BenchPhase.allCases {
+            let r = median[phase]!
+            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f |", phase.title as NSString, r.recordsPerSecond,
                          r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes))
         }
     }
 
     private func runPhase(_ phase: BenchPhase, input: String, run: String) throws -> BenchResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).absoluteURL
-        process.arguments = ["bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap, "--input", input,
-                             "--records", String(records), "--run", run]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let resultFile = NSTemporaryDirectory() + "\(run)-\(phase.rawValue).result"
+        let arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
+                         "--input", input, "--records", String(records), "--run", run, "--result-file", resultFile]
+        // posix_spawn + wait4 rather than Foundation's Process, whose reaper
+        // would take the child's resource usage before we can read it.
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else {
+            throw ValidationError("cannot start \(arguments[0])")
+        }
         var usage = rusage()
         var status: Int32 = 0
-        _ = wait4(process.processIdentifier, &status, 0, &usage)
-        guard status == 0, let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ValidationError("phase \(phase.rawValue) failed (status \(status)): \(String(decoding: data, as: UTF8.self))")
+        _ = wait4(pid, &status, 0, &usage)
+        guard status == 0, let text = try? String(contentsOfFile: resultFile, encoding: .utf8),
+              let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ValidationError("phase \(phase.rawValue) failed (wait status \(status))")
         }
         let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
@@ -65,6 +77,16 @@ struct BenchResult {
     var recordsPerSecond: Double
     var cpuSeconds: Double
     var peakRSSMegabytes: Double
+
+    /// The median of each figure over `samples`.
+    static func median(_ samples: [BenchResult]) -> BenchResult {
+        func mid(_ values: [Double]) -> Double {
+            let v = values.sorted()
+            return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+        }
+        return BenchResult(recordsPerSecond: mid(samples.map(\.recordsPerSecond)), cpuSeconds: mid(samples.map(\.cpuSeconds)),
+                           peakRSSMegabytes: mid(samples.map(\.peakRSSMegabytes)))
+    }
 }
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
@@ -79,9 +101,9 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
-/// One phase, run as a child of `sluice bench`: prints the seconds from the
-/// first record read to the last output acknowledged (and, for the
-/// topology, committed).
+/// One phase, run as a child of `sluice bench`: writes to `--result-file`
+/// the seconds from the first record read to the last output acknowledged
+/// (and, for the topology, committed).
 struct BenchPhaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-phase", shouldDisplay: false)
 
@@ -90,6 +112,7 @@ struct BenchPhaseCommand: ParsableCommand {
     @Option var input: String
     @Option var records: Int
     @Option(name: .customLong("run")) var runName: String
+    @Option var resultFile: String
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
@@ -97,15 +120,16 @@ struct BenchPhaseCommand: ParsableCommand {
         config["max.poll.interval.ms"] = "7000"
         config["session.timeout.ms"] = "6000"
         let seconds = phase == .ceiling ? try bareLoop(config, logger) : try topology(config, logger)
-        print(seconds)
+        try String(seconds).write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
 
     /// The ceiling: one consumer, one producer, every record to one topic.
     private func bareLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        var consumerConfig = config
+        // The same client settings as a stream thread's, so that the ratio measures the engine.
+        var consumerConfig = StreamsConfig.consumerDefaults.merging(config)
         consumerConfig["group.id"] = "\(runName)-ceiling"
         let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
-        let producer = try KafkaProducer(config: config, logger: logger)
+        let producer = try KafkaProducer(config: StreamsConfig.producerDefaults.merging(config), logger: logger)
         try consumer.subscribe([input])
         var batch: [KafkaMessage] = []
         var moved = 0
@@ -133,9 +157,10 @@ struct BenchPhaseCommand: ParsableCommand {
         let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-"),
                                         config: streams, logger: logger)
         app.start()
-        while app.processedCount == 0 { usleep(1000) }
+        // Sampling every 5 ms: finer wakes the machine up for nothing, coarser blurs the timing.
+        while app.processedCount == 0 { usleep(5000) }
         let start = ContinuousClock.now
-        while app.processedCount < records { usleep(1000) }
+        while app.processedCount < records { usleep(5000) }
         app.stop()
         try app.wait()
         return (ContinuousClock.now - start).seconds

@@ -38,6 +38,16 @@ import Testing
         #expect(!v.string("missing", hasPrefix: "/"))
     }
 
+    @Test func specialCharactersAreFoundAtEveryPositionOfALongString() throws {
+        for k in 0..<24 {
+            let before = String(repeating: "x", count: k), after = String(repeating: "y", count: 24 - k)
+            #expect(try view("{\"s\":\"\(before)\\\"\(after)\"}").string("s") == before + "\"" + after, "escaped quote at \(k)")
+            #expect(throws: JSONError.self, "control character at \(k)") { try view("{\"s\":\"\(before)\u{01}\(after)\"}") }
+            #expect(try view("{\"s\":\"\(before)\",\"t\":1}").int("t") == 1, "closing quote at \(k)")
+            #expect(try view("{\"s\":\"\(before)é€😀\(after)\"}").string("s") == before + "é€😀" + after)
+        }
+    }
+
     @Test func theLastOfDuplicateKeysWins() throws {
         #expect(try view(#"{"a":1,"a":2}"#).int("a") == 2)
     }

@@ -22,15 +22,20 @@ public struct JSONObjectView {
     /// Validates `bytes` as a JSON document whose top level is an object.
     public init(_ bytes: [UInt8]) throws(JSONError) {
         self.bytes = bytes
-        var scanner = JSONScanner(bytes)
-        scanner.skipWhitespace()
-        guard scanner.peek == UInt8(ascii: "{") else { throw scanner.error("expected a JSON object") }
-        try scanner.scanObject(depth: 1) { keyStart, keyEnd, escaped, valueStart, valueEnd in
-            fields.append(Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: valueEnd,
-                                keyHasEscapes: escaped))
+        var fields: [Field] = []
+        fields.reserveCapacity(16)
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
+            var scanner = JSONScanner(buffer)
+            scanner.skipWhitespace()
+            guard scanner.peek == UInt8(ascii: "{") else { throw scanner.error("expected a JSON object") }
+            try scanner.scanObject(depth: 1) { keyStart, keyEnd, escaped, valueStart, valueEnd in
+                fields.append(Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: valueEnd,
+                                    keyHasEscapes: escaped))
+            }
+            scanner.skipWhitespace()
+            guard scanner.atEnd else { throw scanner.error("unexpected data after the object") }
         }
-        scanner.skipWhitespace()
-        guard scanner.atEnd else { throw scanner.error("unexpected data after the object") }
+        self.fields = fields
     }
 
     /// The names of the top-level fields in document order.

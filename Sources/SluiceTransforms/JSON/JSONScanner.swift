@@ -1,10 +1,10 @@
 /// The validating scanner behind ``JSONObjectView``: recursive descent over
-/// bytes, no allocation except for unescaping.
+/// a buffer the caller keeps alive, no allocation except for unescaping.
 struct JSONScanner {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     var atEnd: Bool { i >= bytes.count }
     var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
@@ -117,6 +117,8 @@ struct JSONScanner {
         i += 1
         var escaped = false
         while i < bytes.count {
+            skipPlainStringBytes()
+            guard i < bytes.count else { break }
             let c = bytes[i]
             if c == UInt8(ascii: "\"") { i += 1; return escaped }
             if c < 0x20 { throw error("control character in a string") }
@@ -140,6 +142,24 @@ struct JSONScanner {
             i += 1
         }
         throw error("unterminated string")
+    }
+
+    /// Skips 8 bytes at a time while none of them is a quote, a backslash or
+    /// a control character (SWAR: a few arithmetic operations per word).
+    @inline(__always)
+    mutating func skipPlainStringBytes() {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let raw = UnsafeRawPointer(bytes.baseAddress!)
+        while i + 8 <= bytes.count {
+            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
+            // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
+            // below 0x20 iff (w - 0x20…) & ~w has one. Borrows can only add false
+            // alarms, which the byte loop then settles.
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+            if special & highs != 0 { return }
+            i += 8
+        }
     }
 
     static func hexValue(_ c: UInt8) -> UInt32? {
