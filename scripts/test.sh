@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, starts the local broker and
 # Elasticsearch on loopback, builds, runs the unit and integration tests
-# against them, and stops the services it started.
+# against them, checks the services script itself, and stops the services
+# it started. Extra arguments go to `swift test` (e.g. --filter Crash).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 bash scripts/install.sh
-started=$(bash scripts/services.sh status | grep -c stopped || true)
-if ((started)); then trap 'bash scripts/services.sh stop' EXIT; fi
+owned=$(bash scripts/services.sh status | grep -c stopped || true)
+if ((owned)); then trap 'bash scripts/services.sh stop' EXIT; fi
 bash scripts/services.sh start
 
 log "building"
 build_quietly --build-tests
+export SLUICE_BIN_DIR="$(swift build --show-bin-path)"
 log "testing"
 SLUICE_INTEGRATION=1 swift test --skip-build "$@"
+
+# The services script's promises: a second start changes nothing, stop leaves no process.
+if ((owned)); then
+  log "checking scripts/services.sh"
+  pids="$(cat "$RUN_DIR"/*.pid)"
+  bash scripts/services.sh start 2>&1 | grep -c "already running" | grep -qx 2 || { log "FAIL: a second start did not see both services running"; exit 1; }
+  [[ "$(cat "$RUN_DIR"/*.pid)" == "$pids" ]] || { log "FAIL: a second start replaced a service"; exit 1; }
+  trap - EXIT
+  bash scripts/services.sh stop
+  for pid in $pids; do
+    if kill -0 "$pid" 2>/dev/null || pgrep -s "$pid" >/dev/null; then log "FAIL: process $pid outlived stop"; exit 1; fi
+  done
+  for port in "$KAFKA_PORT" "$ES_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "FAIL: port $port still open after stop"; exit 1; fi
+  done
+  log "services script: second start is a no-op, stop leaves no process: ok"
+fi

@@ -46,7 +46,11 @@ public final class StreamApplication: Sendable {
     public func start() {
         logger.info("starting", metadata: ["application": "\(config.applicationID)", "process": "\(processID)",
                                            "threads": "\(threads.count)", "guarantee": "\(config.guarantee.rawValue)",
-                                           "kafka": "\(config.kafka.redacted)"])
+                                           "kafka": "\(config.kafka.redacted)", "librdkafka": "\(Librdkafka.version)"])
+        if !Librdkafka.parsesTaggedFields {
+            logger.warning("librdkafka before 2.1.1 mis-parses tagged fields and cannot talk to brokers that send them; use a newer one",
+                           metadata: ["librdkafka": "\(Librdkafka.version)"])
+        }
         state.withLock { $0.running = threads.count }
         for thread in threads {
             done.enter()

@@ -18,6 +18,19 @@ public struct KafkaConfig: Sendable, Hashable {
         self.properties = properties
     }
 
+    /// Parses `name=value` assignments, as given on a command line.
+    public init(assignments: [String]) throws(KafkaError) {
+        var properties: [String: String] = [:]
+        for assignment in assignments {
+            guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
+                throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue,
+                                 message: "expected name=value, got \(assignment.prefix { $0 != "=" })=…")
+            }
+            properties[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
+        }
+        self.init(properties)
+    }
+
     /// A property by its librdkafka name; `nil` removes it.
     public subscript(name: String) -> String? {
         get { properties[name] }

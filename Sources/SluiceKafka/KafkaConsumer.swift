@@ -48,8 +48,12 @@ public final class KafkaConsumer {
     private var closed = false
     /// The effective configuration, defaults included.
     public let config: KafkaConfig
+    private let listener = ListenerBox()
     /// Told about assignment changes; held weakly.
-    public weak var rebalanceListener: KafkaRebalanceListener?
+    public var rebalanceListener: KafkaRebalanceListener? {
+        get { listener.value }
+        set { listener.value = newValue }
+    }
 
     /// Creates a consumer; `group.id` must be set.
     public init(config: KafkaConfig, logger: Logger, maxBatch: Int = 1000) throws(KafkaError) {
@@ -71,7 +75,10 @@ public final class KafkaConsumer {
         handle = rk
         rd_kafka_poll_set_consumer(rk)
         queue = rd_kafka_queue_get_consumer(rk)
-        callbacks.rebalance = { [unowned self] err, list in self.rebalance(err, list) }
+        // The callback must not reach `self`: it also runs while `deinit` closes the consumer.
+        callbacks.rebalance = { [listener, logger] err, list in
+            Self.rebalance(rk, err, list, listener: listener.value, logger: logger)
+        }
     }
 
     deinit {
@@ -200,7 +207,9 @@ public final class KafkaConsumer {
         return name
     }
 
-    private func rebalance(_ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    private static func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t,
+                                  _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+                                  listener rebalanceListener: KafkaRebalanceListener?, logger: Logger) {
         let partitions = PartitionList.offsets(list).map(\.topicPartition)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         var error: OpaquePointer?
@@ -218,4 +227,9 @@ public final class KafkaConsumer {
         if let error { logger.error("rebalance", metadata: ["error": "\(KafkaError(consuming: error, "apply assignment"))"]) }
         if legacyErr != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("rebalance", metadata: ["error": "\(KafkaError(legacyErr))"]) }
     }
+}
+
+/// A weak reference the rebalance callback can hold without holding the consumer.
+private final class ListenerBox {
+    weak var value: KafkaRebalanceListener?
 }

@@ -73,3 +73,13 @@ extension String {
         self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
+
+/// The librdkafka the process runs with (which may be newer than the one it was built against).
+public enum Librdkafka {
+    /// Its version, e.g. `2.16.0`.
+    public static var version: String { String(cString: rd_kafka_version_str()) }
+
+    /// Whether it parses KIP-482 tagged fields correctly (2.1.1 and later):
+    /// older ones fail the ApiVersions handshake with brokers that send them.
+    public static var parsesTaggedFields: Bool { rd_kafka_version() >= 0x0201_01ff }
+}

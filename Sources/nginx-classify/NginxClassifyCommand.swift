@@ -29,11 +29,7 @@ struct NginxClassifyCommand: ParsableCommand {
         guard let guarantee = ProcessingGuarantee(rawValue: guarantee) else {
             throw ValidationError("--guarantee must be one of \(ProcessingGuarantee.allCases.map(\.rawValue))")
         }
-        var kafka = KafkaConfig(["bootstrap.servers": bootstrap])
-        for property in properties {
-            guard let eq = property.firstIndex(of: "=") else { throw ValidationError("--kafka expects name=value, got \(property)") }
-            kafka[String(property[..<eq])] = String(property[property.index(after: eq)...])
-        }
+        let kafka = KafkaConfig(["bootstrap.servers": bootstrap]).merging(try KafkaConfig(assignments: properties))
         var config = StreamsConfig(applicationID: applicationID, kafka: kafka)
         config.threads = threads
         config.guarantee = guarantee

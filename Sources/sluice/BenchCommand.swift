@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
-        let config = KafkaConfig(["bootstrap.servers": kafka.bootstrap])
+        let config = try kafka.config()
         let run = "bench-\(Int(Date().timeIntervalSince1970))"
         let input = "\(run)-in"
         print("generating \(records) nginx-like JSON records (~350 B) into \(input)…")
@@ -51,6 +51,7 @@ struct BenchCommand: ParsableCommand {
         let resultFile = NSTemporaryDirectory() + "\(run)-\(phase.rawValue).result"
         let arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
                          "--input", input, "--records", String(records), "--run", run, "--result-file", resultFile]
+            + kafka.properties.flatMap { ["--kafka", $0] }
         // posix_spawn + wait4 rather than Foundation's Process, whose reaper
         // would take the child's resource usage before we can read it.
         var pid: pid_t = 0
@@ -116,9 +117,7 @@ struct BenchPhaseCommand: ParsableCommand {
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
-        var config = KafkaConfig(["bootstrap.servers": kafka.bootstrap])
-        config["max.poll.interval.ms"] = "7000"
-        config["session.timeout.ms"] = "6000"
+        let config = try kafka.config()
         let seconds = phase == .ceiling ? try bareLoop(config, logger) : try topology(config, logger)
         try String(seconds).write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
@@ -126,7 +125,7 @@ struct BenchPhaseCommand: ParsableCommand {
     /// The ceiling: one consumer, one producer, every record to one topic.
     private func bareLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
         // The same client settings as a stream thread's, so that the ratio measures the engine.
-        var consumerConfig = StreamsConfig.consumerDefaults.merging(config)
+        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
         consumerConfig["group.id"] = "\(runName)-ceiling"
         let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
         let producer = try KafkaProducer(config: StreamsConfig.producerDefaults.merging(config), logger: logger)
@@ -150,8 +149,8 @@ struct BenchPhaseCommand: ParsableCommand {
 
     /// The classify topology with one stream thread.
     private func topology(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        var streams = StreamsConfig(applicationID: "\(runName)-\(phase.rawValue)", kafka: KafkaConfig(["bootstrap.servers": kafka.bootstrap]))
-        streams.consumer = KafkaConfig(["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"])
+        var streams = StreamsConfig(applicationID: "\(runName)-\(phase.rawValue)", kafka: config)
+        streams.consumer = KafkaOptions.groupTimings
         streams.guarantee = phase == .exactlyOnce ? .exactlyOnce : .atLeastOnce
         streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench"
         let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-"),

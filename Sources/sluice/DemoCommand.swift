@@ -16,7 +16,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = kafka.logger("sluice-demo")
         let run = "demo-\(Int(Date().timeIntervalSince1970))"
-        let config = KafkaConfig(["bootstrap.servers": kafka.bootstrap])
+        let config = try kafka.config()
         let input = "\(run)-nginx-mixed", prefix = "\(run)-nginx-"
         let generator = NginxLogGenerator(malformedEvery: malformedEvery)
 
@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
         var streams = StreamsConfig(applicationID: run, kafka: config)
         streams.threads = 2
         streams.stateDirectory = NSTemporaryDirectory() + "sluice-demo"
-        streams.consumer = KafkaConfig(["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"])
+        streams.consumer = KafkaOptions.groupTimings
         let outputs = NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) }
         try KafkaAdmin(config: config, logger: logger).createTopics(
             (outputs + [streams.effectiveDeadLetterTopic]).map { NewTopic($0, partitions: 6) })

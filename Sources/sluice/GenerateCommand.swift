@@ -18,7 +18,7 @@ struct GenerateCommand: ParsableCommand {
         let logger = kafka.logger("sluice-generate")
         let generator = NginxLogGenerator(seed: seed, malformedEvery: malformedEvery)
         try generator.produce(start..<(start + count), topic: topic, partitions: partitions,
-                              config: KafkaConfig(["bootstrap.servers": kafka.bootstrap]), logger: logger)
+                              config: try kafka.config(), logger: logger)
         print("produced \(count) records into \(topic)")
     }
 }

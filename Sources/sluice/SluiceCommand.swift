@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import SluiceKafka
 
 @main
 struct SluiceCommand: ParsableCommand {
@@ -13,6 +14,17 @@ struct SluiceCommand: ParsableCommand {
 struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers.") var bootstrap = "127.0.0.1:19092"
     @Option(help: "Log level (trace, debug, info, warning, error).") var logLevel = "warning"
+    @Option(name: .customLong("kafka"), help: "A librdkafka property for every client, name=value; repeatable.")
+    var properties: [String] = []
+
+    /// Group timings for joins of seconds on the local broker, whose join
+    /// takes ~23 s with librdkafka's defaults. `--kafka` overrides them.
+    static let groupTimings = KafkaConfig(["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"])
+
+    /// The connection settings: bootstrap servers and every `--kafka` property.
+    func config() throws -> KafkaConfig {
+        KafkaConfig(["bootstrap.servers": bootstrap]).merging(try KafkaConfig(assignments: properties))
+    }
 
     func logger(_ label: String) -> Logger {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
