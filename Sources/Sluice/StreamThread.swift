@@ -118,7 +118,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }
         var count = 0
         var task: StreamTask?
-        for message in batch {
+        // Indexing borrows each record from the batch; `for … in` would copy it.
+        for i in batch.indices {
+            let message = batch[i]
             // Batches run partition by partition: look the task up only when the partition changes.
             if task == nil || task!.id.partition != message.partition || task!.id.topic != message.topic {
                 task = tasks[TopicPartition(message.topic, message.partition)]

@@ -50,8 +50,8 @@ public enum NginxClassify {
         guard let value else { throw InvalidRecord(description: "tombstone: no value to classify") }
         let json = try JSONObjectView(value)
         guard let status = json.int("status") else { throw InvalidRecord(description: "no integer field status") }
-        guard json.string("path") != nil || json.contains("path") == false else {
-            throw InvalidRecord(description: "field path is not a string")
+        if let kind = json.kind(of: "path"), kind != .string {
+            throw InvalidRecord(description: "field path is a \(kind), not a string")
         }
         return Access(bytes: value, status: status, isAPI: json.string("path", hasPrefix: "/api"))
     }

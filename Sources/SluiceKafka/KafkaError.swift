@@ -82,4 +82,12 @@ public enum Librdkafka {
     /// Whether it parses KIP-482 tagged fields correctly (2.1.1 and later):
     /// older ones fail the ApiVersions handshake with brokers that send them.
     public static var parsesTaggedFields: Bool { rd_kafka_version() >= 0x0201_01ff }
+
+    /// Whether this librdkafka knows the configuration property `name`.
+    public static func supports(property name: String) -> Bool {
+        let conf = rd_kafka_conf_new()
+        defer { rd_kafka_conf_destroy(conf) }
+        var size = 0
+        return rd_kafka_conf_get(conf, name, nil, &size) == RD_KAFKA_CONF_OK
+    }
 }

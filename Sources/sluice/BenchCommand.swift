@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Records to generate and move in each phase.") var records = 1_000_000
     @Option(help: "Partitions of the input topic.") var partitions = 6
     @Option(help: "Rounds; each phase reports its median.") var rounds = 3
+    @Option(help: "Stream threads of the topology phases (the ceiling is one consumer).") var threads = 1
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
@@ -38,7 +39,7 @@ struct BenchCommand: ParsableCommand {
         }
         let median = samples.mapValues { BenchResult.median($0) }
         let ceiling = median[.ceiling]!.recordsPerSecond
-        print("\n\(records) records of ~350 B, 1 stream thread, median of \(rounds) rounds:\n")
+        print("\n\(records) records of ~350 B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         print("| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
         for phase in BenchPhase.allCases {
             let r = median[phase]!
@@ -51,7 +52,7 @@ struct BenchCommand: ParsableCommand {
         let resultFile = NSTemporaryDirectory() + "\(run)-\(phase.rawValue).result"
         let arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
                          "--input", input, "--records", String(records), "--run", run, "--result-file", resultFile]
-            + kafka.properties.flatMap { ["--kafka", $0] }
+            + ["--threads", String(threads)] + kafka.properties.flatMap { ["--kafka", $0] }
         // posix_spawn + wait4 rather than Foundation's Process, whose reaper
         // would take the child's resource usage before we can read it.
         var pid: pid_t = 0
@@ -91,11 +92,12 @@ struct BenchResult {
 }
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
-    case ceiling, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
+    case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
 
     var title: String {
         switch self {
         case .ceiling: "(a) bare consume → produce"
+        case .passthrough: "(a') pass-through topology"
         case .atLeastOnce: "(b) classify, at_least_once"
         case .exactlyOnce: "(c) classify, exactly_once"
         }
@@ -114,11 +116,12 @@ struct BenchPhaseCommand: ParsableCommand {
     @Option var records: Int
     @Option(name: .customLong("run")) var runName: String
     @Option var resultFile: String
+    @Option var threads = 1
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
-        let seconds = phase == .ceiling ? try bareLoop(config, logger) : try topology(config, logger)
+        let seconds = phase == .ceiling ? try bareLoop(config, logger) : try runTopology(config, logger)
         try String(seconds).write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
 
@@ -148,13 +151,22 @@ struct BenchPhaseCommand: ParsableCommand {
     }
 
     /// The classify topology with one stream thread.
-    private func topology(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+    private func runTopology(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
         var streams = StreamsConfig(applicationID: "\(runName)-\(phase.rawValue)", kafka: config)
         streams.consumer = KafkaOptions.groupTimings
         streams.guarantee = phase == .exactlyOnce ? .exactlyOnce : .atLeastOnce
+        streams.threads = threads
         streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench"
-        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-"),
-                                        config: streams, logger: logger)
+        let topology: Topology
+        if phase == .passthrough {
+            // The engine alone: the ceiling's work (one topic, no parsing) through tasks and a stream thread.
+            let builder = TopologyBuilder()
+            builder.stream([input]).to("\(runName)-passthrough-out")
+            topology = try builder.build()
+        } else {
+            topology = try NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-")
+        }
+        let app = try StreamApplication(topology: topology, config: streams, logger: logger)
         app.start()
         // Sampling every 5 ms: finer wakes the machine up for nothing, coarser blurs the timing.
         while app.processedCount == 0 { usleep(5000) }

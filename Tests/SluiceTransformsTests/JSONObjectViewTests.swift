@@ -14,6 +14,8 @@ import Testing
         #expect(v.contains("n"))
         #expect(v.raw("o").map { String(decoding: $0, as: UTF8.self) } == #"{"a": [1, {"b": 2}]}"#)
         #expect(v.keys == ["s", "i", "d", "t", "f", "n", "o"])
+        #expect(["s", "i", "d", "t", "f", "n", "o", "x"].map(v.kind(of:)) == [.string, .number, .number, .bool, .bool, .null, .object, nil])
+        #expect(try view(#"{"a":[1]}"#).kind(of: "a") == .array)
     }
 
     @Test func absentOrMistypedFieldsReadAsNil() throws {

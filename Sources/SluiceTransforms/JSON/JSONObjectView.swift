@@ -106,6 +106,19 @@ public struct JSONObjectView {
     /// Whether the field is present (with any value, `null` included).
     public func contains(_ key: String) -> Bool { field(key) != nil }
 
+    /// The JSON type of a top-level field's value; `nil` if absent.
+    public func kind(of key: String) -> JSONKind? {
+        guard let f = field(key) else { return nil }
+        switch bytes[f.valueStart] {
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        default: return .number
+        }
+    }
+
     private func field(_ key: String) -> Field? {
         var key = key
         return key.withUTF8 { k in
@@ -131,6 +144,11 @@ public struct JSONObjectView {
         guard body.contains(UInt8(ascii: "\\")) else { return String(decoding: body, as: UTF8.self) }
         return JSONScanner.unescape(body)
     }
+}
+
+/// The type of a JSON value.
+public enum JSONKind: Sendable, Hashable {
+    case string, number, bool, null, object, array
 }
 
 /// Why a document is not valid JSON, and where.
