@@ -96,19 +96,29 @@ public struct LibrdkafkaClientFactory: KafkaClientFactory {
     }
 }
 
-/// Sends a task's output records to the thread's producer.
+/// Sends a task's output records to the thread's producer; under
+/// exactly-once it opens the thread's transaction before the first one.
 final class ProducerCollector: RecordCollector {
-    var producer: ProducerClient
-    /// Called before each send; the thread opens a transaction here under exactly-once.
-    let beforeSend: () throws -> Void
+    let producer: ProducerClient
+    let transactional: Bool
+    /// Whether a transaction is open (exactly-once only).
+    var inTransaction = false
 
-    init(producer: ProducerClient, beforeSend: @escaping () throws -> Void) {
+    init(producer: ProducerClient, transactional: Bool) {
         self.producer = producer
-        self.beforeSend = beforeSend
+        self.transactional = transactional
+    }
+
+    /// Opens a transaction unless one is open (exactly-once only).
+    @inline(__always)
+    func beginTransactionIfNeeded() throws {
+        guard transactional, !inTransaction else { return }
+        try producer.beginTransaction()
+        inTransaction = true
     }
 
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
-        try beforeSend()
+        try beginTransactionIfNeeded()
         try producer.send(topic: topic, partition: nil, key: key, value: value, headers: headers, timestamp: timestamp)
     }
 }

@@ -23,7 +23,6 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var collector: ProducerCollector!
     private(set) var tasks: [TopicPartition: StreamTask] = [:]
     private var committed: [TopicPartition: Int64] = [:]
-    private var inTransaction = false
     private var rebalanceError: Error?
     private var batch: [KafkaMessage] = []
     private var nextCommit: Int64 = 0
@@ -91,8 +90,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func startProducer() throws {
         producer = try factory.makeProducer(config: config.producerConfig(processID: processID, thread: index), logger: logger)
         if exactlyOnce { try producer.initTransactions(timeout: config.operationTimeout) }
-        inTransaction = false
-        collector = ProducerCollector(producer: producer) { [unowned self] in try self.beginTransactionIfNeeded() }
+        collector = ProducerCollector(producer: producer, transactional: exactlyOnce)
     }
 
     /// One iteration; under exactly-once, a failed transaction is aborted
@@ -127,7 +125,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             }
             // A record of a partition revoked during this poll belongs to its new owner.
             guard let task else { continue }
-            try beginTransactionIfNeeded()
+            try collector.beginTransactionIfNeeded()
             let before = task.deadLetterCount
             try task.process(message)
             count += 1
@@ -144,10 +142,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }
     }
 
-    private func beginTransactionIfNeeded() throws {
-        guard exactlyOnce, !inTransaction else { return }
-        try producer.beginTransaction()
-        inTransaction = true
+    /// Whether this thread's transaction is open (exactly-once only).
+    private var inTransaction: Bool {
+        get { collector.inTransaction }
+        set { collector.inTransaction = newValue }
     }
 
     /// The positions of tasks that moved since their last commit.

@@ -154,10 +154,13 @@ struct JSONScanner {
             let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
             // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
-            // below 0x20 iff (w - 0x20…) & ~w has one. Borrows can only add false
-            // alarms, which the byte loop then settles.
-            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
-            if special & highs != 0 { return }
+            // below 0x20 iff (w - 0x20…) & ~w has one. A borrow can only flag
+            // bytes above a truly special one, so the lowest flag is exact.
+            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)) & highs
+            if special != 0 {
+                i += special.trailingZeroBitCount / 8
+                return
+            }
             i += 8
         }
     }
