@@ -154,31 +154,31 @@ public struct Stream<Value> {
     }
 }
 
-extension Stream where Value == [UInt8]? {
-    /// Writes each record's bytes to `topic`.
-    @inlinable
-    public func to(_ topic: String, named name: String? = nil) {
-        to(topic, named: name) { $0 }
-    }
-
-    /// Writes each record's bytes to the topic `chooser` names for it.
-    @inlinable
-    public func to(named name: String? = nil, topic chooser: @escaping @Sendable (Record<Value>) throws -> String) {
-        to(named: name, topic: chooser) { $0 }
-    }
+/// Values a sink writes as they are: bytes, or `nil` for a tombstone.
+public protocol RawBytes: SendableMetatype {
+    /// The bytes to write; `nil` writes a tombstone.
+    var rawBytes: [UInt8]? { get }
 }
 
-extension Stream where Value == [UInt8] {
+extension Array: RawBytes where Element == UInt8 {
+    @inlinable public var rawBytes: [UInt8]? { self }
+}
+
+extension Optional: RawBytes where Wrapped == [UInt8] {
+    @inlinable public var rawBytes: [UInt8]? { self }
+}
+
+extension Stream where Value: RawBytes {
     /// Writes each record's bytes to `topic`.
     @inlinable
     public func to(_ topic: String, named name: String? = nil) {
-        to(topic, named: name) { $0 }
+        to(topic, named: name) { $0.rawBytes }
     }
 
     /// Writes each record's bytes to the topic `chooser` names for it.
     @inlinable
     public func to(named name: String? = nil, topic chooser: @escaping @Sendable (Record<Value>) throws -> String) {
-        to(named: name, topic: chooser) { $0 }
+        to(named: name, topic: chooser) { $0.rawBytes }
     }
 }
 

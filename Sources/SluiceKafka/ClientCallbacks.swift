@@ -20,8 +20,23 @@ final class ClientCallbacks: @unchecked Sendable {
         Unmanaged<ClientCallbacks>.fromOpaque(opaque!).takeUnretainedValue()
     }
 
+    /// A new librdkafka client of `type` with `config`, these callbacks (and
+    /// those `extra` installs) reaching it; fails on an invalid property.
+    func makeClient(_ type: rd_kafka_type_t, config: KafkaConfig,
+                    extra: (OpaquePointer) -> Void) throws(KafkaError) -> OpaquePointer {
+        let conf = try config.makeNative()
+        install(on: conf)
+        extra(conf)
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, message: String(nulTerminated: errstr))
+        }
+        return rk
+    }
+
     /// Installs the callbacks on `conf` with `self` as their opaque.
-    func install(on conf: OpaquePointer) {
+    private func install(on conf: OpaquePointer) {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_error_cb(conf) { _, err, reason, opaque in
             let callbacks = ClientCallbacks.from(opaque)

@@ -64,14 +64,7 @@ public final class KafkaConsumer {
         self.logger = logger
         callbacks = ClientCallbacks(logger: logger)
         batch = Array(repeating: nil, count: maxBatch)
-        let conf = try self.config.makeNative()
-        callbacks.install(on: conf)
-        callbacks.installRebalance(on: conf)
-        var errstr = [CChar](repeating: 0, count: 512)
-        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, message: String(nulTerminated: errstr))
-        }
+        let rk = try callbacks.makeClient(RD_KAFKA_CONSUMER, config: self.config, extra: callbacks.installRebalance)
         handle = rk
         rd_kafka_poll_set_consumer(rk)
         queue = rd_kafka_queue_get_consumer(rk)

@@ -34,15 +34,7 @@ public final class KafkaProducer {
         self.config = config.withDefaults(Self.defaults)
         self.logger = logger
         callbacks = ClientCallbacks(logger: logger)
-        let conf = try self.config.makeNative()
-        callbacks.install(on: conf)
-        callbacks.installDeliveryReports(on: conf)
-        var errstr = [CChar](repeating: 0, count: 512)
-        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errstr, errstr.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue, message: String(nulTerminated: errstr))
-        }
-        handle = rk
+        handle = try callbacks.makeClient(RD_KAFKA_PRODUCER, config: self.config, extra: callbacks.installDeliveryReports)
         logger.debug("producer created", metadata: ["config": "\(self.config.redacted)"])
     }
 
