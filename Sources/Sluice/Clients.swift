@@ -12,8 +12,8 @@ public protocol ConsumerClient: AnyObject {
     func unsubscribe() throws
     /// Reads a batch of records into `messages`.
     func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws
-    /// Commits positions synchronously.
-    func commit(_ offsets: [TopicPartitionOffset]) throws
+    /// Commits positions; an asynchronous commit only logs its failure.
+    func commit(_ offsets: [TopicPartitionOffset], async: Bool) throws
     /// The group's committed positions for `partitions`.
     func committed(_ partitions: [TopicPartition], timeout: Duration) throws -> [TopicPartitionOffset]
     /// Moves fetch positions.
@@ -38,6 +38,10 @@ public protocol ProducerClient: AnyObject {
     @discardableResult func poll(timeout: Duration) -> Int
     /// Throws the first delivery failure since the last check.
     func checkDeliveries() throws
+    /// Closes the current delivery epoch and returns its number.
+    func closeEpoch() -> Int
+    /// The highest closed epoch whose records (and all before) were acknowledged.
+    var acknowledgedEpoch: Int { get }
     /// Waits for every enqueued record's acknowledgement.
     func flush(timeout: Duration) throws
     /// Registers the transactional id, fencing older instances.

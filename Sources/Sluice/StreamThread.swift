@@ -23,6 +23,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var collector: ProducerCollector!
     private(set) var tasks: [TopicPartition: StreamTask] = [:]
     private var committed: [TopicPartition: Int64] = [:]
+    /// At least once: positions to commit once every record sent before the
+    /// delivery epoch is acknowledged, oldest first.
+    private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset])] = []
     private var rebalanceError: Error?
     private var batch: [KafkaMessage] = []
     private var nextCommit: Int64 = 0
@@ -137,8 +140,37 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         let now = clock.now()
         for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
         if now >= nextCommit {
-            try commit()
+            if exactlyOnce { try commit() } else { markCommitPoint() }
             nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
+        }
+        if !exactlyOnce { commitAcknowledged() }
+    }
+
+    /// At least once, without stopping to flush: the positions reached now
+    /// are committed once the producer has acknowledged every record sent
+    /// before this point (tracked by delivery epoch), a few iterations later.
+    private func markCommitPoint() {
+        let offsets = pendingOffsets(of: tasks.keys)
+        guard !offsets.isEmpty else { return }
+        commitPoints.append((producer.closeEpoch(), offsets))
+        for o in offsets { committed[o.topicPartition] = o.offset }
+    }
+
+    /// Commits, asynchronously, the commit points whose outputs are all acknowledged.
+    private func commitAcknowledged() {
+        guard let first = commitPoints.first, first.epoch <= producer.acknowledgedEpoch else { return }
+        let acknowledged = producer.acknowledgedEpoch
+        var latest: [TopicPartition: Int64] = [:]
+        while let point = commitPoints.first, point.epoch <= acknowledged {
+            for o in point.offsets { latest[o.topicPartition] = o.offset }
+            commitPoints.removeFirst()
+        }
+        let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
+        do {
+            try consumer.commit(offsets, async: true)
+        } catch {
+            // Only repeats records after a crash; the next point commits again.
+            logger.warning("offset commit failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -146,6 +178,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var inTransaction: Bool {
         get { collector.inTransaction }
         set { collector.inTransaction = newValue }
+    }
+
+    /// Every task's position; a commit point may have marked a position
+    /// that is not committed yet, so none is skipped here.
+    private func currentOffsets() -> [TopicPartitionOffset] {
+        tasks.compactMap { tp, task in task.nextOffset.map { TopicPartitionOffset(tp, $0) } }
+            .sorted { $0.topicPartition < $1.topicPartition }
     }
 
     /// The positions of tasks that moved since their last commit.
@@ -157,10 +196,12 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     /// Makes everything processed so far durable, then records the input
-    /// positions: in the transaction under exactly-once, as a group commit
-    /// after the producer's acknowledgements otherwise.
+    /// positions: in the transaction under exactly-once, as a synchronous
+    /// group commit after a flush otherwise (revocation, shutdown), which
+    /// supersedes every pending commit point.
     func commit() throws {
-        let offsets = pendingOffsets(of: tasks.keys)
+        commitPoints.removeAll()
+        let offsets = exactlyOnce ? pendingOffsets(of: tasks.keys) : currentOffsets()
         if exactlyOnce {
             guard inTransaction else { return }
             try producer.sendOffsetsToTransaction(offsets, groupMetadata: consumer.groupMetadata(),
@@ -171,7 +212,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
             guard !offsets.isEmpty else { return }
             do {
-                try consumer.commit(offsets)
+                try consumer.commit(offsets, async: false)
             } catch {
                 // Only repeats records after a crash; the next interval commits again.
                 logger.warning("offset commit failed", metadata: ["error": "\(error)"])
@@ -263,6 +304,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             tasks.removeValue(forKey: tp)?.close()
             committed.removeValue(forKey: tp)
         }
+        // Another member may own them already: no pending point may commit them.
+        let lost = Set(partitions)
+        commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }) }
         guard exactlyOnce, inTransaction else { return }
         // The open transaction holds the lost tasks' output too: abort it and
         // replay the remaining tasks from their committed offsets.

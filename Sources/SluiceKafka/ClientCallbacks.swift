@@ -9,6 +9,7 @@ final class ClientCallbacks: @unchecked Sendable {
     let logger: Logger
     var deliveredCount = 0
     var failedCount = 0
+    var acknowledgements = DeliveryEpochs()
     var firstDeliveryFailure: KafkaError?
     var rebalance: ((rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
 
@@ -59,8 +60,10 @@ final class ClientCallbacks: @unchecked Sendable {
             let callbacks = ClientCallbacks.from(opaque)
             guard let err = message?.pointee.err, err != RD_KAFKA_RESP_ERR_NO_ERROR else {
                 callbacks.deliveredCount += 1
+                callbacks.acknowledgements.delivered(epoch: Int(bitPattern: message?.pointee._private))
                 return
             }
+            // A failed record's epoch never completes: nothing after it can be acknowledged.
             callbacks.failedCount += 1
             if callbacks.firstDeliveryFailure == nil {
                 let topic = message?.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
@@ -69,10 +72,54 @@ final class ClientCallbacks: @unchecked Sendable {
         }
     }
 
-    func installRebalance(on conf: OpaquePointer) {
+    /// Installs the consumer's callbacks: rebalances, and the outcome of
+    /// asynchronous commits (a failure is logged; the next commit supersedes it).
+    func installConsumer(on conf: OpaquePointer) {
+        installRebalance(on: conf)
+        rd_kafka_conf_set_offset_commit_cb(conf) { _, err, offsets, opaque in
+            guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+            let partitions = offsets.map { PartitionList.offsets($0).map(\.description) } ?? []
+            ClientCallbacks.from(opaque).logger.warning("offset commit failed", metadata: [
+                "error": "\(KafkaError(err))", "offsets": "\(partitions)"])
+        }
+    }
+
+    private func installRebalance(on conf: OpaquePointer) {
         rd_kafka_conf_set_rebalance_cb(conf) { _, err, partitions, opaque in
             guard let partitions else { return }
             ClientCallbacks.from(opaque).rebalance?(err, partitions)
         }
+    }
+}
+
+/// Which records the broker has acknowledged, by epoch: the producer's
+/// owner closes an epoch (say, at a commit point) and later asks whether
+/// every record sent up to it was delivered, without waiting for a flush.
+/// A record whose delivery failed keeps its epoch open for good.
+struct DeliveryEpochs {
+    /// The epoch number of `outstanding[0]`; the last entry is the open epoch.
+    private var base = 1
+    private var outstanding = [0]
+
+    /// The epoch records sent now belong to.
+    var current: Int { base + outstanding.count - 1 }
+
+    mutating func sent() { outstanding[outstanding.count - 1] += 1 }
+
+    mutating func delivered(epoch: Int) { outstanding[epoch - base] -= 1 }
+
+    /// Closes the open epoch and returns its number.
+    mutating func close() -> Int {
+        outstanding.append(0)
+        return current - 1
+    }
+
+    /// The highest closed epoch whose records, and all earlier ones, were delivered.
+    mutating func acknowledged() -> Int {
+        while outstanding.count > 1, outstanding[0] == 0 {
+            outstanding.removeFirst()
+            base += 1
+        }
+        return base - 1
     }
 }

@@ -64,7 +64,7 @@ public final class KafkaConsumer {
         self.logger = logger
         callbacks = ClientCallbacks(logger: logger)
         batch = Array(repeating: nil, count: maxBatch)
-        let rk = try callbacks.makeClient(RD_KAFKA_CONSUMER, config: self.config, extra: callbacks.installRebalance)
+        let rk = try callbacks.makeClient(RD_KAFKA_CONSUMER, config: self.config, extra: callbacks.installConsumer)
         handle = rk
         rd_kafka_poll_set_consumer(rk)
         queue = rd_kafka_queue_get_consumer(rk)
@@ -120,13 +120,15 @@ public final class KafkaConsumer {
         if let firstError { throw firstError }
     }
 
-    /// Commits explicit positions synchronously (offset = next record to read).
-    public func commit(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+    /// Commits explicit positions (offset = next record to read). A
+    /// synchronous commit waits for the coordinator and throws its error; an
+    /// asynchronous one returns at once and a failure is only logged.
+    public func commit(_ offsets: [TopicPartitionOffset], async: Bool = false) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
         let list = PartitionList.make(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        try KafkaError.check(rd_kafka_commit(handle, list, 0), "commit")
-        if let e = PartitionList.firstError(list, "commit") { throw e }
+        try KafkaError.check(rd_kafka_commit(handle, list, async ? 1 : 0), "commit")
+        if !async, let e = PartitionList.firstError(list, "commit") { throw e }
     }
 
     /// The group's committed positions; ``TopicPartitionOffset/invalid`` where none.

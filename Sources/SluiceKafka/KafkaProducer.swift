@@ -64,15 +64,19 @@ public final class KafkaProducer {
     public func send(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?,
                      headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws(KafkaError) {
         let rkt = topicHandle(topic)
+        let epoch = UnsafeMutableRawPointer(bitPattern: callbacks.acknowledgements.current)
         while true {
             let nativeHeaders = makeHeaders(headers)
             let err = withOptionalBytes(key) { k, kl in
                 withOptionalBytes(value) { v, vl in
                     sluice_produce(handle, rkt, partition ?? RD_KAFKA_PARTITION_UA, k, kl, v, vl,
-                                   nativeHeaders, timestamp ?? 0)
+                                   nativeHeaders, timestamp ?? 0, epoch)
                 }
             }
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                callbacks.acknowledgements.sent()
+                return
+            }
             if let nativeHeaders { rd_kafka_headers_destroy(nativeHeaders) }
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
                 throw KafkaError(err, "produce to \(topic)")
@@ -86,6 +90,14 @@ public final class KafkaProducer {
     public func poll(timeout: Duration = .zero) -> Int {
         Int(rd_kafka_poll(handle, timeout.milliseconds))
     }
+
+    /// Closes the current delivery epoch and returns its number: the records
+    /// sent so far belong to it or to earlier ones.
+    public func closeEpoch() -> Int { callbacks.acknowledgements.close() }
+
+    /// The highest closed epoch whose records (and all before them) the
+    /// broker acknowledged. Delivery reports arrive through ``poll(timeout:)``.
+    public var acknowledgedEpoch: Int { callbacks.acknowledgements.acknowledged() }
 
     /// Throws the first delivery failure seen since the last check, if any.
     public func checkDeliveries() throws(KafkaError) {

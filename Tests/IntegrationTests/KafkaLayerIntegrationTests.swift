@@ -116,6 +116,28 @@ struct KafkaLayerIntegrationTests {
         #expect(got.count == 2)
     }
 
+    @Test func aClosedDeliveryEpochIsAcknowledgedOnceTheBrokerHasEveryRecordOfIt() throws {
+        let topic = Services.unique("epochs")
+        try admin.createTopics([NewTopic(topic, partitions: 3)])
+        let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
+        for i in 0..<1000 { try producer.send(topic: topic, key: Array("k\(i)".utf8), value: Array("\(i)".utf8)) }
+        let epoch = producer.closeEpoch()
+        #expect(producer.acknowledgedEpoch < epoch, "nothing is acknowledged before the broker answers")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while producer.acknowledgedEpoch < epoch, ContinuousClock.now < deadline { producer.poll(timeout: .milliseconds(50)) }
+        #expect(producer.acknowledgedEpoch == epoch)
+        #expect(producer.deliveredCount == 1000)
+    }
+
+    @Test func anEpochWithAnUndeliverableRecordIsNeverAcknowledged() throws {
+        let producer = try KafkaProducer(config: KafkaConfig(["bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": "1000",
+                                                              "enable.idempotence": "false"]), logger: Services.logger)
+        try producer.send(topic: "nowhere", key: nil, value: Array("x".utf8))
+        let epoch = producer.closeEpoch()
+        #expect(throws: KafkaError.self) { try producer.flush(timeout: .seconds(20)) }
+        #expect(producer.acknowledgedEpoch < epoch)
+    }
+
     @Test func aRecordThatCannotBeDeliveredSurfacesAsATypedErrorFromFlush() throws {
         var config = KafkaConfig(["bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": "1500"])
         config["enable.idempotence"] = "false"

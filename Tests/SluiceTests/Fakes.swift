@@ -53,8 +53,8 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
         }
     }
 
-    func commit(_ offsets: [TopicPartitionOffset]) throws {
-        events.append("commit \(offsets)")
+    func commit(_ offsets: [TopicPartitionOffset], async: Bool) throws {
+        events.append("commit\(async ? " async" : "") \(offsets)")
         for o in offsets { committedOffsets[o.topicPartition] = o.offset }
     }
 
@@ -100,8 +100,28 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
         events.append("send \(topic) \(String(decoding: value ?? [], as: UTF8.self))")
     }
 
-    func poll(timeout: Duration) -> Int { 0 }
-    func checkDeliveries() throws {}
+    /// Records sent count as acknowledged at the next poll unless this is set.
+    var withholdAcknowledgements = false
+    private var epoch = 1
+    private var acknowledged = 0
+    private var closedEpochs: [Int] = []
+
+    func poll(timeout: Duration) -> Int {
+        if !withholdAcknowledgements, let last = closedEpochs.last { acknowledged = last }
+        return 0
+    }
+
+    func checkDeliveries() throws {
+        if let e = deliveryFailure { throw e }
+    }
+
+    func closeEpoch() -> Int {
+        closedEpochs.append(epoch)
+        epoch += 1
+        return epoch - 1
+    }
+
+    var acknowledgedEpoch: Int { acknowledged }
 
     func flush(timeout: Duration) throws {
         events.append("flush")

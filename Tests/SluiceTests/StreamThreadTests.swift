@@ -129,14 +129,19 @@ import Testing
         withExtendedLifetime(holder) {}
     }
 
-    @Test func atLeastOnceCommitsOffsetsOnlyAfterTheProducerFlushed() throws {
+    @Test func atLeastOnceCommitsOffsetsOnlyOnceTheOutputsBeforeThemAreAcknowledged() throws {
         factory.consumer.append("in", 0, "a")
         factory.consumer.append("in", 1, "b")
         let t = try thread(.atLeastOnce)
         try t.start()
+        factory.producer.withholdAcknowledgements = true
         try stepAndCommit(t)
-        #expect(factory.producer.events.suffix(1) == ["flush"])
-        #expect(factory.consumer.events.last == "commit [in-0@1, in-1@1]")
+        try t.step()
+        #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") }, "outputs not acknowledged yet")
+        #expect(!factory.producer.events.contains("flush"), "a commit point never stops the thread to flush")
+        factory.producer.withholdAcknowledgements = false
+        try t.step()
+        #expect(factory.consumer.events.last == "commit async [in-0@1, in-1@1]")
         #expect(!factory.producer.events.contains("begin"))
     }
 
@@ -144,9 +149,24 @@ import Testing
         factory.consumer.append("in", 0, "a")
         let t = try thread(.atLeastOnce)
         try t.start()
+        factory.producer.withholdAcknowledgements = true
         factory.producer.deliveryFailure = KafkaError(code: -192, message: "message timed out")
         #expect(throws: KafkaError.self) { try stepAndCommit(t) }
+        #expect(throws: KafkaError.self) { try t.shutdown() }
         #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") })
+    }
+
+    @Test func lostPartitionsLeaveThePendingCommitPoints() throws {
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 1, "b")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        factory.producer.withholdAcknowledgements = true
+        try stepAndCommit(t)
+        t.partitionsLost([TopicPartition("in", 1)])
+        factory.producer.withholdAcknowledgements = false
+        try t.step()
+        #expect(factory.consumer.events.last == "commit async [in-0@1]")
     }
 
     @Test func revokedPartitionsAreCommittedBeforeTheirTasksClose() throws {
@@ -156,7 +176,7 @@ import Testing
         try t.step()
         #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") }, "the interval has not elapsed")
         try factory.consumer.unsubscribe()
-        #expect(factory.consumer.events.suffix(2) == ["unsubscribe", "commit [in-0@1]"])
+        #expect(factory.consumer.events.suffix(2) == ["unsubscribe", "commit [in-0@1]"], "a synchronous commit before the tasks go")
         #expect(t.tasks.isEmpty)
     }
 
