@@ -13,7 +13,8 @@ struct SluiceCommand: ParsableCommand {
 /// Options every command that talks to Kafka shares.
 struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers.") var bootstrap = "127.0.0.1:19092"
-    @Option(help: "Log level (trace, debug, info, warning, error).") var logLevel = "warning"
+    @Option(help: "Log level (trace, debug, info, warning, error); the commands print their own results.")
+    var logLevel = "error"
     @Option(name: .customLong("kafka"), help: "A librdkafka property for every client, name=value; repeatable.")
     var properties: [String] = []
 
