@@ -22,7 +22,7 @@ public final class StreamApplication: Sendable {
     public let processID: String
     private let threads: [StreamThread]
     private let logger: Logger
-    private let state = Mutex<(running: Int, failure: String?)>((0, nil))
+    private let failure = Mutex<StreamThreadError?>(nil)
     private let done = DispatchGroup()
     private let stateLock: StateDirectoryLock
 
@@ -51,18 +51,16 @@ public final class StreamApplication: Sendable {
             logger.warning("librdkafka before 2.1.1 mis-parses tagged fields and cannot talk to brokers that send them; use a newer one",
                            metadata: ["librdkafka": "\(Librdkafka.version)"])
         }
-        state.withLock { $0.running = threads.count }
         for thread in threads {
             done.enter()
             let t = Thread { [self] in
                 do {
                     try thread.run()
                 } catch {
-                    state.withLock { $0.failure = $0.failure ?? "stream thread \(thread.index): \(error)" }
+                    failure.withLock { $0 = $0 ?? StreamThreadError(thread: thread.index, underlying: error) }
                     // One failed thread stops the instance: its partitions go to healthy members.
                     stop()
                 }
-                state.withLock { $0.running -= 1 }
                 done.leave()
             }
             t.name = "sluice-stream-\(thread.index)"
@@ -76,10 +74,11 @@ public final class StreamApplication: Sendable {
         for thread in threads { thread.requestStop() }
     }
 
-    /// Blocks until every thread has ended; throws if one failed.
+    /// Blocks until every thread has ended; throws the first thread's
+    /// ``StreamThreadError`` if one failed.
     public func wait() throws {
         done.wait()
-        if let failure = state.withLock({ $0.failure }) { throw TopologyError(failure) }
+        if let failure = failure.withLock({ $0 }) { throw failure }
     }
 
     /// Records processed by all threads so far (dead-lettered included).
@@ -104,6 +103,18 @@ public final class StreamApplication: Sendable {
         defer { withExtendedLifetime(signals) {} }
         try wait()
     }
+}
+
+/// A stream thread stopped on an error (a delivery that failed for good, a
+/// fatal client error): the instance stopped with it, without committing
+/// past what was acknowledged.
+public struct StreamThreadError: Error, CustomStringConvertible {
+    /// The thread's index.
+    public var thread: Int
+    /// What stopped it.
+    public var underlying: any Error
+
+    public var description: String { "stream thread \(thread): \(underlying)" }
 }
 
 /// Holds SIGINT and SIGTERM while it lives and calls `handler` with the

@@ -158,8 +158,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     /// Commits, asynchronously, the commit points whose outputs are all acknowledged.
     private func commitAcknowledged() {
-        guard let first = commitPoints.first, first.epoch <= producer.acknowledgedEpoch else { return }
         let acknowledged = producer.acknowledgedEpoch
+        guard let first = commitPoints.first, first.epoch <= acknowledged else { return }
         var latest: [TopicPartition: Int64] = [:]
         while let point = commitPoints.first, point.epoch <= acknowledged {
             for o in point.offsets { latest[o.topicPartition] = o.offset }
@@ -231,7 +231,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if inTransaction { try producer.abortTransaction(timeout: config.operationTimeout) }
         inTransaction = false
         try rewind(Array(tasks.keys))
-        sleep(abortBackoff)
+        blockThread(for: abortBackoff)
         abortBackoff = min(abortBackoff * 2, .seconds(10))
     }
 
@@ -321,7 +321,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 }
 
 /// Blocks the calling thread.
-func sleep(_ duration: Duration) {
+func blockThread(for duration: Duration) {
     let ms = duration.wholeMilliseconds
     var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
     _ = nanosleep(&ts, nil)

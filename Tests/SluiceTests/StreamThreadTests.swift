@@ -119,6 +119,20 @@ import Testing
         #expect(other != first)
     }
 
+    @Test func aThreadWhoseDeliveryFailsStopsTheInstanceAndWaitThrowsItsError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig())
+        config.stateDirectory = dir
+        config.threads = 1
+        factory.consumer.append("in", 0, "a")
+        let failing = FailingFactory(inner: factory)
+        let app = try StreamApplication(topology: try topology(), config: config, clientFactory: failing)
+        app.start()
+        #expect { try app.wait() } throws: { ($0 as? StreamThreadError)?.underlying is KafkaError }
+        #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") })
+    }
+
     @Test func twoProcessesCannotShareAStateDirectory() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -190,5 +204,21 @@ import Testing
         #expect(factory.consumer.events.last == "close")
         #expect(factory.consumer.committedOffsets == [TopicPartition("in", 0): 1])
         #expect(t.tasks.isEmpty)
+    }
+}
+
+/// The fake clients, with every delivery failing.
+final class FailingFactory: KafkaClientFactory, @unchecked Sendable {
+    let inner: FakeFactory
+    init(inner: FakeFactory) { self.inner = inner }
+
+    func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient {
+        try inner.makeConsumer(config: config, logger: logger)
+    }
+
+    func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
+        let producer = try inner.makeProducer(config: config, logger: logger) as! RecordingProducer
+        producer.deliveryFailure = KafkaError(code: -192, message: "message timed out")
+        return producer
     }
 }
