@@ -24,3 +24,4 @@ static inline rd_kafka_resp_err_t sluice_produce(
                              RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_OPAQUE(opaque),
                              RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_END);
 }
+#include <librdkafka/rdkafka_mock.h>

@@ -3,11 +3,12 @@ import Sluice
 import SluiceKafka
 
 extension NginxLogGenerator {
-    /// Creates `topic` with `partitions` partitions if missing and produces
-    /// records `range` into it, spread round-robin over the partitions;
+    /// Produces records `range` into `topic`, spread round-robin over its
+    /// `partitions` partitions, creating the topic if `create` says so;
     /// returns when the broker has acknowledged them all.
-    public func produce(_ range: Range<Int>, topic: String, partitions: Int, config: KafkaConfig, logger: Logger) throws {
-        try KafkaAdmin(config: config, logger: logger).createTopics([NewTopic(topic, partitions: partitions)])
+    public func produce(_ range: Range<Int>, topic: String, partitions: Int, create: Bool = true,
+                        config: KafkaConfig, logger: Logger) throws {
+        if create { try KafkaAdmin(config: config, logger: logger).createTopics([NewTopic(topic, partitions: partitions)]) }
         var producerConfig = config
         producerConfig.lingerMilliseconds = producerConfig.lingerMilliseconds ?? 20
         let producer = try KafkaProducer(config: producerConfig, logger: logger)

@@ -15,9 +15,55 @@ enum Services {
 
     static var kafka: KafkaConfig { KafkaConfig(["bootstrap.servers": bootstrap]) }
 
-    /// A broker for the exactly-once crash test, when one that hides aborted
-    /// transactions is at hand (`SLUICE_EOS_BROKER=host:port`); else the local one.
-    static var eosBootstrap: String { ProcessInfo.processInfo.environment["SLUICE_EOS_BROKER"] ?? bootstrap }
+    /// librdkafka's mock cluster, started in this process on first use: a
+    /// second broker implementation, with exact offsets.
+    static let mock = try! KafkaMockCluster(brokers: 3, logger: logger)
+
+    /// A broker the tests can run against.
+    enum Broker: Sendable, CustomTestStringConvertible {
+        /// The broker the test script started.
+        case local
+        /// librdkafka's mock cluster in this process.
+        case mock
+        /// Any other broker, by bootstrap servers.
+        case named(String)
+
+        /// The brokers every broker-parametrized test runs against.
+        static let all: [Broker] = [.local, .mock]
+
+        /// A broker for the exactly-once crash test, when one that hides
+        /// aborted transactions is at hand (`SLUICE_EOS_BROKER=host:port`).
+        static var eos: [Broker] {
+            ProcessInfo.processInfo.environment["SLUICE_EOS_BROKER"].map { [.named($0)] } ?? all
+        }
+
+        var bootstrap: String {
+            switch self {
+            case .local: Services.bootstrap
+            case .mock: Services.mock.bootstrapServers
+            case .named(let servers): servers
+            }
+        }
+
+        var kafka: KafkaConfig { KafkaConfig(["bootstrap.servers": bootstrap]) }
+
+        var testDescription: String {
+            switch self {
+            case .local: "the local broker"
+            case .mock: "librdkafka's mock cluster"
+            case .named(let servers): servers
+            }
+        }
+
+        /// Creates topics (the mock cluster has no admin API).
+        func createTopics(_ topics: [NewTopic]) throws {
+            if case .mock = self {
+                for t in topics { try Services.mock.createTopic(t.name, partitions: t.partitions) }
+            } else {
+                try KafkaAdmin(config: kafka, logger: Services.logger).createTopics(topics)
+            }
+        }
+    }
 
     /// Group timings the local broker needs for joins of seconds, not tens of seconds.
     static let groupTimings = ["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"]
@@ -40,10 +86,9 @@ enum Services {
 
     /// Creates the classify example's topics: input and outputs with `partitions` partitions.
     static func createClassifyTopics(input: String, prefix: String, dlq: String, partitions: Int = 6,
-                                     kafka: KafkaConfig = kafka) throws {
+                                     on broker: Broker = .local) throws {
         let outputs = NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) }
-        try KafkaAdmin(config: kafka, logger: logger).createTopics(
-            ([input, dlq] + outputs).map { NewTopic($0, partitions: partitions) })
+        try broker.createTopics(([input, dlq] + outputs).map { NewTopic($0, partitions: partitions) })
     }
 }
 
