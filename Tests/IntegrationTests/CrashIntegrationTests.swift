@@ -91,6 +91,24 @@ struct CrashIntegrationTests {
         }
     }
 
+    @Test func withTheBrokerDownAStoppingInstanceWaitsForItsOutputsAndASecondSignalExitsAtOnce() throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: Services.logger)
+        let run = try Run(count: 100_000, on: .mock(cluster))
+        let dir = Services.temporaryDirectory()
+        let process = try TopologyProcess(run.arguments(stateDir: dir, guarantee: .atLeastOnce), logPath: dir + "/p.log")
+        defer { process.signal(SIGKILL) }
+        try run.waitForProgress(0.1)
+        try cluster.setBroker(1, up: false)
+        process.signal(SIGTERM)
+        pause(3)
+        #expect(process.process.isRunning, "with the broker down, a graceful stop waits: it never drops outputs or skips offsets")
+        let second = Date()
+        process.signal(SIGTERM)
+        #expect(process.wait() == 130)
+        #expect(Date().timeIntervalSince(second) < 2, "the second signal exits at once")
+        #expect(process.log.contains("second signal"))
+    }
+
     @Test func aSecondInstanceTakesOverThePartitionsOfOneStoppedBySIGTERMWithNoRecordMissing() throws {
         let run = try Run(count: 120_000, produced: 60_000)
         let dirA = Services.temporaryDirectory(), dirB = Services.temporaryDirectory()

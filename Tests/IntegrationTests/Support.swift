@@ -23,13 +23,13 @@ enum Services {
     enum Broker: Sendable, CustomTestStringConvertible {
         /// The broker the test script started.
         case local
-        /// librdkafka's mock cluster in this process.
-        case mock
+        /// A librdkafka mock cluster in this process.
+        case mock(KafkaMockCluster)
         /// Any other broker, by bootstrap servers.
         case named(String)
 
         /// The brokers every broker-parametrized test runs against.
-        static let all: [Broker] = [.local, .mock]
+        static var all: [Broker] { [.local, .mock(Services.mock)] }
 
         /// A broker for the exactly-once crash test, when one that hides
         /// aborted transactions is at hand (`SLUICE_EOS_BROKER=host:port`).
@@ -40,7 +40,7 @@ enum Services {
         var bootstrap: String {
             switch self {
             case .local: Services.bootstrap
-            case .mock: Services.mock.bootstrapServers
+            case .mock(let cluster): cluster.bootstrapServers
             case .named(let servers): servers
             }
         }
@@ -57,8 +57,8 @@ enum Services {
 
         /// Creates topics (the mock cluster has no admin API).
         func createTopics(_ topics: [NewTopic]) throws {
-            if case .mock = self {
-                for t in topics { try Services.mock.createTopic(t.name, partitions: t.partitions) }
+            if case .mock(let cluster) = self {
+                for t in topics { try cluster.createTopic(t.name, partitions: t.partitions) }
             } else {
                 try KafkaAdmin(config: kafka, logger: Services.logger).createTopics(topics)
             }
