@@ -143,13 +143,20 @@ import Testing
         withExtendedLifetime(holder) {}
     }
 
-    @Test func atLeastOnceCommitsOffsetsOnlyOnceTheOutputsBeforeThemAreAcknowledged() throws {
+    /// An at-least-once thread over two partitions that has reached a
+    /// commit point while the broker has acknowledged nothing.
+    private func threadAtAnUnacknowledgedCommitPoint() throws -> StreamThread {
         factory.consumer.append("in", 0, "a")
         factory.consumer.append("in", 1, "b")
         let t = try thread(.atLeastOnce)
         try t.start()
         factory.producer.withholdAcknowledgements = true
         try stepAndCommit(t)
+        return t
+    }
+
+    @Test func atLeastOnceCommitsOffsetsOnlyOnceTheOutputsBeforeThemAreAcknowledged() throws {
+        let t = try threadAtAnUnacknowledgedCommitPoint()
         try t.step()
         #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") }, "outputs not acknowledged yet")
         #expect(!factory.producer.events.contains("flush"), "a commit point never stops the thread to flush")
@@ -171,12 +178,7 @@ import Testing
     }
 
     @Test func lostPartitionsLeaveThePendingCommitPoints() throws {
-        factory.consumer.append("in", 0, "a")
-        factory.consumer.append("in", 1, "b")
-        let t = try thread(.atLeastOnce)
-        try t.start()
-        factory.producer.withholdAcknowledgements = true
-        try stepAndCommit(t)
+        let t = try threadAtAnUnacknowledgedCommitPoint()
         t.partitionsLost([TopicPartition("in", 1)])
         factory.producer.withholdAcknowledgements = false
         try t.step()
