@@ -28,7 +28,8 @@ let package = Package(
             "SluiceKafka", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceTransforms", dependencies: ["Sluice"]),
-        .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"]),
+        // Example topologies users start from, kept at the top level; each is tested.
+        .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"], path: "topologies"),
         .executableTarget(name: "sluice", dependencies: [
             "Sluice", "SluiceKafka", "SluiceExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
