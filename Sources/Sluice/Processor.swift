@@ -99,10 +99,3 @@ struct Punctuator {
     var next: Int64 = .min
     let handle = Cancellable()
 }
-
-extension Duration {
-    /// Whole milliseconds.
-    var wholeMilliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}

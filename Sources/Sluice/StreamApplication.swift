@@ -82,10 +82,23 @@ public final class StreamApplication: Sendable {
     }
 
     /// Records processed by all threads so far (dead-lettered included).
-    public var processedCount: Int { threads.reduce(0) { $0 + $1.processed.load(ordering: .relaxed) } }
+    public var processedCount: Int { threads.reduce(0) { $0 + $1.stats.processed.load(ordering: .relaxed) } }
 
     /// Records sent to the dead-letter topic so far.
-    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.deadLettered.load(ordering: .relaxed) } }
+    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.load(ordering: .relaxed) } }
+
+    /// Blocks until at least `count` records are processed or `timeout`
+    /// passes, looking every `interval`; returns whether they were.
+    @discardableResult
+    public func waitUntilProcessed(_ count: Int, timeout: Duration = .seconds(3600),
+                                   interval: Duration = .milliseconds(5)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while processedCount < count {
+            guard ContinuousClock.now < deadline else { return false }
+            blockThread(for: interval)
+        }
+        return true
+    }
 
     /// Starts, then runs until SIGINT or SIGTERM; a second signal exits the
     /// process at once. Throws if a thread failed.

@@ -15,18 +15,17 @@ public final class StreamTask {
     private var root: Node<[UInt8]?>!
     private var closers: [() -> Void] = []
     private var punctuators: [Punctuator] = []
+    private let stats: ThreadStats?
 
     /// The largest record timestamp seen (`Int64.min` before the first).
     public private(set) var streamTime: Int64 = .min
     /// The offset of the next record to process; `nil` before the first.
     public private(set) var nextOffset: Int64?
-    /// Records processed, dead-lettered included.
-    public private(set) var processedCount = 0
     /// Records sent to the dead-letter topic.
     public private(set) var deadLetterCount = 0
 
     init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
-         clock: WallClock, deadLetterTopic: String, logger: Logger) throws {
+         clock: WallClock, deadLetterTopic: String, logger: Logger, stats: ThreadStats? = nil) throws {
         guard let source = topology.sourceNode(forTopic: id.topic) else {
             throw TopologyError("no source reads topic \(id.topic)")
         }
@@ -36,6 +35,7 @@ public final class StreamTask {
         self.clock = clock
         self.deadLetterTopic = deadLetterTopic
         self.logger = logger
+        self.stats = stats
         root = try topology.instantiate(source: source, task: self)
     }
 
@@ -52,12 +52,12 @@ public final class StreamTask {
             try deadLetter(message, error)
         }
         nextOffset = message.offset + 1
-        processedCount += 1
         try punctuate(.streamTime, at: streamTime)
     }
 
     private func deadLetter(_ message: KafkaMessage, _ error: ProcessingError) throws {
         deadLetterCount += 1
+        stats?.deadLettered.add(1, ordering: .relaxed)
         logger.warning("record sent to dead-letter topic", metadata: [
             "source": "\(message.topic)-\(message.partition)@\(message.offset)",
             "processor": "\(error.processor)", "reason": "\(error.underlying)", "topic": "\(deadLetterTopic)"])

@@ -32,10 +32,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var abortBackoff = Duration.milliseconds(100)
 
     private let stopFlag = Atomic<Bool>(false)
-    /// Records processed by this thread's tasks, dead-lettered included.
-    let processed = Atomic<Int>(0)
-    /// Records this thread sent to the dead-letter topic.
-    let deadLettered = Atomic<Int>(0)
+    /// What the thread's tasks have done, readable from other threads.
+    let stats = ThreadStats()
 
     private var exactlyOnce: Bool { config.guarantee == .exactlyOnce }
 
@@ -77,7 +75,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         closeTasks()
         consumer.close()
         try producer.flush(timeout: config.operationTimeout)
-        logger.info("stream thread stopped", metadata: ["processed": "\(processed.load(ordering: .relaxed))"])
+        logger.info("stream thread stopped", metadata: ["processed": "\(stats.processed.load(ordering: .relaxed))"])
     }
 
     func start() throws {
@@ -117,6 +115,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             rebalanceError = nil
             throw error
         }
+        // Under exactly-once every batch belongs to a transaction, even one
+        // that produces nothing: its offsets commit through it.
+        if !batch.isEmpty { try collector.beginTransactionIfNeeded() }
         var count = 0
         var task: StreamTask?
         // Indexing borrows each record from the batch; `for … in` would copy it.
@@ -128,13 +129,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             }
             // A record of a partition revoked during this poll belongs to its new owner.
             guard let task else { continue }
-            try collector.beginTransactionIfNeeded()
-            let before = task.deadLetterCount
             try task.process(message)
             count += 1
-            if task.deadLetterCount != before { deadLettered.add(1, ordering: .relaxed) }
         }
-        if count > 0 { processed.add(count, ordering: .relaxed) }
+        if count > 0 { stats.processed.add(count, ordering: .relaxed) }
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
         let now = clock.now()
@@ -266,7 +264,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func createTask(_ tp: TopicPartition) throws {
         tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
                                    collector: collector, clock: clock,
-                                   deadLetterTopic: config.effectiveDeadLetterTopic, logger: logger)
+                                   deadLetterTopic: config.effectiveDeadLetterTopic, logger: logger, stats: stats)
     }
 
     private func closeTasks() {
@@ -318,6 +316,14 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             rebalanceError = rebalanceError ?? error
         }
     }
+}
+
+/// Counters of one stream thread, written by it and read by others.
+final class ThreadStats: Sendable {
+    /// Records processed, dead-lettered included.
+    let processed = Atomic<Int>(0)
+    /// Records sent to the dead-letter topic.
+    let deadLettered = Atomic<Int>(0)
 }
 
 /// Blocks the calling thread.

@@ -75,9 +75,11 @@ enum PartitionList {
 }
 
 extension Duration {
-    /// Whole milliseconds, clamped to what librdkafka's `int` timeouts take.
-    var milliseconds: Int32 {
-        let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: ms)
+    /// Whole milliseconds.
+    public var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
+
+    /// Whole milliseconds, clamped to what librdkafka's `int` timeouts take.
+    var milliseconds: Int32 { Int32(clamping: wholeMilliseconds) }
 }

@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
-        let run = "bench-\(Int(Date().timeIntervalSince1970))"
+        let run = KafkaOptions.runName("bench")
         let input = "\(run)-in"
         print("generating \(records) nginx-like JSON records (~350 B) into \(input)…")
         try NginxLogGenerator().produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
@@ -168,10 +168,9 @@ struct BenchPhaseCommand: ParsableCommand {
         }
         let app = try StreamApplication(topology: topology, config: streams, logger: logger)
         app.start()
-        // Sampling every 5 ms: finer wakes the machine up for nothing, coarser blurs the timing.
-        while app.processedCount == 0 { usleep(5000) }
+        app.waitUntilProcessed(1)
         let start = ContinuousClock.now
-        while app.processedCount < records { usleep(5000) }
+        app.waitUntilProcessed(records)
         app.stop()
         try app.wait()
         return (ContinuousClock.now - start).seconds

@@ -15,7 +15,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let logger = kafka.logger("sluice-demo")
-        let run = "demo-\(Int(Date().timeIntervalSince1970))"
+        let run = KafkaOptions.runName("demo")
         let config = try kafka.config()
         let input = "\(run)-nginx-mixed", prefix = "\(run)-nginx-"
         let generator = NginxLogGenerator(malformedEvery: malformedEvery)
@@ -35,7 +35,7 @@ struct DemoCommand: ParsableCommand {
                                         config: streams, logger: logger)
         let started = ContinuousClock.now
         app.start()
-        while app.processedCount < records { Thread.sleep(forTimeInterval: 0.1) }
+        app.waitUntilProcessed(records)
         let elapsed = ContinuousClock.now - started
         app.stop()
         try app.wait()

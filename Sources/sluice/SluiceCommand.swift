@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import SluiceKafka
 
@@ -21,6 +22,9 @@ struct KafkaOptions: ParsableArguments {
     /// Group timings for joins of seconds on the local broker, whose join
     /// takes ~23 s with librdkafka's defaults. `--kafka` overrides them.
     static let groupTimings = KafkaConfig(["max.poll.interval.ms": "7000", "session.timeout.ms": "6000"])
+
+    /// A name for this run's topics and group, unique per second.
+    static func runName(_ prefix: String) -> String { "\(prefix)-\(Int(Date().timeIntervalSince1970))" }
 
     /// The connection settings: bootstrap servers and every `--kafka` property.
     func config() throws -> KafkaConfig {

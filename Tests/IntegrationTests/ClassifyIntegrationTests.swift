@@ -21,8 +21,7 @@ struct ClassifyIntegrationTests {
         let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
                                         config: config, logger: Services.logger)
         app.start()
-        let deadline = Date().addingTimeInterval(300)
-        while app.processedCount < count, Date() < deadline { pause(0.2) }
+        app.waitUntilProcessed(count, timeout: .seconds(300))
         app.stop()
         try app.wait()
         #expect(app.processedCount == count)
@@ -53,8 +52,7 @@ struct ClassifyIntegrationTests {
         let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
                                         config: config, logger: Services.logger)
         app.start()
-        let deadline = Date().addingTimeInterval(120)
-        while app.processedCount < 3, Date() < deadline { pause(0.2) }
+        app.waitUntilProcessed(3, timeout: .seconds(120))
         app.stop()
         try app.wait()
 
