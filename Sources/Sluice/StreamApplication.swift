@@ -81,6 +81,9 @@ public final class StreamApplication: Sendable {
         if let failure = failure.withLock({ $0 }) { throw failure }
     }
 
+    /// Each stream thread's counters, by thread index.
+    var threadStats: [ThreadStats] { threads.map(\.stats) }
+
     /// Records processed by all threads so far (dead-lettered included).
     public var processedCount: Int { threads.reduce(0) { $0 + $1.stats.processed.load(ordering: .relaxed) } }
 

@@ -21,7 +21,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var consumer: ConsumerClient!
     private var producer: ProducerClient!
     private var collector: ProducerCollector!
-    private(set) var tasks: [TopicPartition: StreamTask] = [:]
+    private(set) var tasks: [TopicPartition: StreamTask] = [:] {
+        didSet { stats.tasks.store(tasks.count, ordering: .relaxed) }
+    }
     private var committed: [TopicPartition: Int64] = [:]
     /// At least once: positions to commit once every record sent before the
     /// delivery epoch is acknowledged, oldest first.
@@ -166,6 +168,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
         do {
             try consumer.commit(offsets, async: true)
+            stats.commits.add(1, ordering: .relaxed)
         } catch {
             // Only repeats records after a crash; the next point commits again.
             logger.warning("offset commit failed", metadata: ["error": "\(error)"])
@@ -206,11 +209,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                                                   timeout: config.operationTimeout)
             try producer.commitTransaction(timeout: config.operationTimeout)
             inTransaction = false
+            stats.commits.add(1, ordering: .relaxed)
         } else {
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
             guard !offsets.isEmpty else { return }
             do {
                 try consumer.commit(offsets, async: false)
+                stats.commits.add(1, ordering: .relaxed)
             } catch {
                 // Only repeats records after a crash; the next interval commits again.
                 logger.warning("offset commit failed", metadata: ["error": "\(error)"])
@@ -324,6 +329,10 @@ final class ThreadStats: Sendable {
     let processed = Atomic<Int>(0)
     /// Records sent to the dead-letter topic.
     let deadLettered = Atomic<Int>(0)
+    /// Input positions committed (transactions under exactly-once).
+    let commits = Atomic<Int>(0)
+    /// Tasks (input partitions) the thread owns now.
+    let tasks = Atomic<Int>(0)
 }
 
 /// Blocks the calling thread.

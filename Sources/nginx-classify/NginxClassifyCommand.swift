@@ -21,6 +21,7 @@ struct NginxClassifyCommand: ParsableCommand {
     @Option(help: "Commit interval in milliseconds (default: per guarantee).") var commitIntervalMs: Int?
     @Option(name: .customLong("kafka"), help: "A librdkafka property, name=value; repeatable.") var properties: [String] = []
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (IPv4).") var metricsAddress: String?
 
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -37,6 +38,13 @@ struct NginxClassifyCommand: ParsableCommand {
         config.commitInterval = commitIntervalMs.map { .milliseconds($0) }
         let topology = try NginxClassify.topology(input: input, outputPrefix: outputPrefix)
         let app = try StreamApplication(topology: topology, config: config, logger: logger)
+        let metrics = try metricsAddress.map { address in
+            guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+                throw ValidationError("--metrics-address expects HOST:PORT, got \(address)")
+            }
+            return try MetricsEndpoint(application: app, host: String(address[..<colon]), port: port)
+        }
+        defer { metrics?.close() }
         try app.runUntilSignalled()
     }
 }

@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension StreamApplication {
+    /// The application's metrics in Prometheus' text exposition format,
+    /// one series per stream thread.
+    public func prometheusText() -> String {
+        let families: [(name: String, type: String, help: String, value: (ThreadStats) -> Int)] = [
+            ("sluice_records_processed_total", "counter", "Input records processed, dead-lettered included.",
+             { $0.processed.load(ordering: .relaxed) }),
+            ("sluice_dead_letters_total", "counter", "Records sent to the dead-letter topic.",
+             { $0.deadLettered.load(ordering: .relaxed) }),
+            ("sluice_commits_total", "counter", "Commits of input positions (transactions under exactly_once).",
+             { $0.commits.load(ordering: .relaxed) }),
+            ("sluice_assigned_tasks", "gauge", "Tasks (input partitions) a stream thread owns.",
+             { $0.tasks.load(ordering: .relaxed) }),
+        ]
+        let application = config.applicationID
+        var text = ""
+        for family in families {
+            text += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
+            for (index, stats) in threadStats.enumerated() {
+                text += "\(family.name){application=\"\(application)\",thread=\"\(index)\"} \(family.value(stats))\n"
+            }
+        }
+        return text
+    }
+}
+
+/// Serves a ``StreamApplication``'s metrics over HTTP at `GET /metrics`
+/// (Prometheus' text format) from a thread of its own, until ``close()``.
+/// Every other path answers 404.
+public final class MetricsEndpoint: Sendable {
+    /// The port it listens on (the one the system chose when asked for 0).
+    public let port: UInt16
+    private let socket: Int32
+    private let closed = Atomic<Bool>(false)
+
+    /// Listens on `host:port` (an IPv4 address) and starts serving.
+    public init(application: StreamApplication, host: String = "127.0.0.1", port: UInt16) throws {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TopologyError("metrics: socket: \(String(cString: strerror(errno)))") }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            Glibc.close(fd)
+            throw TopologyError("metrics: \(host) is not an IPv4 address")
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw TopologyError("metrics: cannot listen on \(host):\(port): \(reason)")
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        socket = fd
+        self.port = UInt16(bigEndian: actual.sin_port)
+        let thread = Thread { [self] in serve(application) }
+        thread.name = "sluice-metrics"
+        thread.start()
+    }
+
+    /// Stops listening; the serving thread ends.
+    public func close() {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        shutdown(socket, Int32(SHUT_RDWR))
+        Glibc.close(socket)
+    }
+
+    private func serve(_ application: StreamApplication) {
+        while !closed.load(ordering: .relaxed) {
+            let client = accept(socket, nil, nil)
+            guard client >= 0 else { continue }
+            respond(on: client, application)
+            Glibc.close(client)
+        }
+    }
+
+    private func respond(on client: Int32, _ application: StreamApplication) {
+        var request = [UInt8](repeating: 0, count: 4096)
+        let count = read(client, &request, request.count)
+        guard count > 0 else { return }
+        let line = String(decoding: request.prefix(count).prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+        let (status, body) = line.hasPrefix("GET /metrics ") || line == "GET /metrics"
+            ? ("200 OK", application.prometheusText()) : ("404 Not Found", "not found\n")
+        let response = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let bytes = Array(response.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { write(client, $0.baseAddress! + sent, $0.count - sent) }
+            guard n > 0 else { return }
+            sent += n
+        }
+    }
+}
