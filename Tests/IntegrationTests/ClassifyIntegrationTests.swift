@@ -10,10 +10,7 @@ struct ClassifyIntegrationTests {
     @Test func twoHundredThousandRecordsWithTwoThreadsLandEachInExactlyTheDestinationItsRuleNames() throws {
         let run = Services.unique("classify")
         let input = "\(run)-in", prefix = "\(run)-", count = 200_000
-        var config = StreamsConfig(applicationID: run, kafka: Services.kafka)
-        config.threads = 2
-        config.stateDirectory = Services.temporaryDirectory()
-        config.consumer = KafkaConfig(Services.groupTimings)
+        let config = Services.streamsConfig(run, threads: 2)
         try Services.createClassifyTopics(input: input, prefix: prefix, dlq: config.effectiveDeadLetterTopic)
         let generator = NginxLogGenerator(seed: 11, malformedEvery: 1000)
         try generator.produce(0..<count, topic: input, partitions: 6, config: Services.kafka, logger: Services.logger)
@@ -38,9 +35,7 @@ struct ClassifyIntegrationTests {
     @Test func aRecordThatIsNotJSONReachesTheDeadLetterTopicWithItsReasonAndSourceWhileTheRunContinues() throws {
         let run = Services.unique("dlq")
         let input = "\(run)-in", prefix = "\(run)-"
-        var config = StreamsConfig(applicationID: run, kafka: Services.kafka)
-        config.stateDirectory = Services.temporaryDirectory()
-        config.consumer = KafkaConfig(Services.groupTimings)
+        let config = Services.streamsConfig(run)
         try Services.createClassifyTopics(input: input, prefix: prefix, dlq: config.effectiveDeadLetterTopic, partitions: 1)
         let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
         try producer.send(topic: input, key: Array("good-1".utf8), value: Array(#"{"status":200,"path":"/"}"#.utf8))

@@ -24,10 +24,7 @@ struct MetricsIntegrationTests {
     @Test func theEndpointServesEverySeriesTheDashboardsQueryWithTheApplicationsCounts() async throws {
         let run = Services.unique("metrics")
         let input = "\(run)-in", prefix = "\(run)-", count = 5_000
-        var config = StreamsConfig(applicationID: run, kafka: Services.kafka)
-        config.threads = 2
-        config.stateDirectory = Services.temporaryDirectory()
-        config.consumer = KafkaConfig(Services.groupTimings)
+        let config = Services.streamsConfig(run, threads: 2)
         try Services.createClassifyTopics(input: input, prefix: prefix, dlq: config.effectiveDeadLetterTopic)
         try NginxLogGenerator(seed: 3, malformedEvery: 100)
             .produce(0..<count, topic: input, partitions: 6, create: false, config: Services.kafka, logger: Services.logger)

@@ -84,6 +84,16 @@ enum Services {
         return dir
     }
 
+    /// A stream application's configuration against the local broker: its
+    /// own state directory, join timings for the local broker.
+    static func streamsConfig(_ applicationID: String, threads: Int = 1) -> StreamsConfig {
+        var config = StreamsConfig(applicationID: applicationID, kafka: kafka)
+        config.threads = threads
+        config.stateDirectory = temporaryDirectory()
+        config.consumer = KafkaConfig(groupTimings)
+        return config
+    }
+
     /// Creates the classify example's topics: input and outputs with `partitions` partitions.
     static func createClassifyTopics(input: String, prefix: String, dlq: String, partitions: Int = 6,
                                      on broker: Broker = .local) throws {
