@@ -92,6 +92,12 @@ public struct Stream<Value> {
     /// One stream of the records of this one and of `others`.
     @inlinable
     public func merge(named name: String? = nil, _ others: Stream<Value>...) -> Stream<Value> {
+        merge(named: name, others)
+    }
+
+    /// One stream of the records of this one and of `others`.
+    @inlinable
+    public func merge(named name: String? = nil, _ others: [Stream<Value>]) -> Stream<Value> {
         let name = builder.name(name, "merge")
         builder.add(name, kind: "merge", parents: [node] + others.map(\.node)) { Node<Value>.pass(name: name, to: $0.children) }
         return Stream(builder: builder, node: name)

@@ -8,7 +8,8 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a stream-processing engine for telemetry pipelines.",
-        subcommands: [DemoCommand.self, GenerateCommand.self, BenchCommand.self, BenchPhaseCommand.self])
+        subcommands: [RunCommand.self, ValidateCommand.self, DescribeCommand.self, DemoCommand.self, GenerateCommand.self,
+                      BenchCommand.self, BenchPhaseCommand.self])
 }
 
 /// Options every command that talks to Kafka shares.

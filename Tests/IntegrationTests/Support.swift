@@ -161,12 +161,15 @@ final class TopologyProcess {
     let process = Process()
     let logPath: String
 
-    /// Starts `nginx-classify` with the given arguments; its log goes to a file.
-    init(_ arguments: [String], logPath: String) throws {
+    /// Starts `executable` (a product of this package) with the given
+    /// arguments and extra environment; its log goes to a file.
+    init(_ arguments: [String], logPath: String, executable: String = "nginx-classify",
+         environment: [String: String] = [:]) throws {
         let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
-        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent("nginx-classify")
+        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         self.logPath = logPath
         let log = FileHandle(forWritingAtPath: logPath)!

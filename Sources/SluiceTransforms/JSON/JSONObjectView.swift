@@ -8,7 +8,7 @@
 public struct JSONObjectView {
     /// The document.
     public let bytes: [UInt8]
-    private var fields: [Field] = []
+    private(set) var fields: [Field] = []
 
     /// The deepest nesting accepted.
     public static let maxDepth = 256
@@ -39,7 +39,9 @@ public struct JSONObjectView {
     }
 
     /// The names of the top-level fields in document order.
-    public var keys: [String] { fields.map { decodeString(from: $0.keyStart - 1, to: $0.keyEnd + 1) ?? "" } }
+    public var keys: [String] { fields.map(key(of:)) }
+
+    func key(of field: Field) -> String { decodeString(from: field.keyStart - 1, to: field.keyEnd + 1) ?? "" }
 
     /// The raw bytes of a top-level field's value (a string keeps its quotes).
     /// With duplicate keys, the last one wins, as in most parsers.

@@ -1,0 +1,176 @@
+import SluiceTransforms
+import Yams
+
+/// Reads the `steps` list into pipeline steps, checking conditions,
+/// regexes, field references and destinations as it goes.
+struct StepReader {
+    let reader: YAMLReader
+    let destinations: [String]
+    private var counter = 0
+
+    static let kinds = ["where", "filter", "if", "route", "to", "drop", "set", "add", "rename", "copy", "remove", "tag",
+                        "convert", "lowercase", "uppercase", "strip", "gsub", "json", "truncate"]
+    /// Keys any step may carry besides its kind.
+    static let common = ["name", "on_failure"]
+    /// Kinds whose failures `on_failure` governs, with their default tag (Logstash's names).
+    static let failureTags = ["convert": "_convertfailure", "json": "_jsonparsefailure", "gsub": "_gsubfailure"]
+
+    init(reader: YAMLReader, destinations: [String]) {
+        self.reader = reader
+        self.destinations = destinations
+    }
+
+    /// The top-level steps; every event must end at a destination or a drop.
+    mutating func readTopLevel(_ node: Node) -> ([PipelineStep], [StepOutline]) {
+        let problemsBefore = reader.diagnostics.count
+        let (steps, outline) = readList(node)
+        // A step that failed to read is missing from `steps`: checking the end would mislead.
+        if reader.diagnostics.count == problemsBefore, let items = reader.sequence(node, "steps"), !endsEveryPath(steps) {
+            reader.report(items.last ?? node, "expected the steps to end every event at a destination: finish with `to:`, a `route` with a `default`, or `drop`")
+        }
+        return (steps, outline)
+    }
+
+    private func endsEveryPath(_ steps: [PipelineStep]) -> Bool {
+        steps.contains { step in
+            switch step {
+            case .route, .emit: true
+            case .transform(_, let t, _): t.kind == "drop"
+            case .branch(_, _, let then, let otherwise): endsEveryPath(then) && endsEveryPath(otherwise)
+            case .filter: false
+            }
+        }
+    }
+
+    private mutating func readList(_ node: Node) -> ([PipelineStep], [StepOutline]) {
+        guard let items = reader.sequence(node, "steps") else { return ([], []) }
+        var steps: [PipelineStep] = [], outline: [StepOutline] = []
+        for item in items {
+            guard let (step, line) = readStep(item) else { continue }
+            steps.append(step)
+            outline.append(line)
+        }
+        return (steps, outline)
+    }
+
+    private mutating func readStep(_ item: Node) -> (PipelineStep, StepOutline)? {
+        counter += 1
+        if case .scalar(let s) = item, s.string == "drop" {
+            return (.transform(name: "drop-\(counter)", .drop, .drop), StepOutline(name: "drop-\(counter)", summary: "drop", destinations: [], children: []))
+        }
+        guard case .mapping(let mapping) = item else {
+            reader.report(item, "expected a step as a mapping such as `where: …` or `set: {…}`")
+            return nil
+        }
+        let keys = mapping.keys.compactMap { $0.scalar?.string }
+        let kindKeys = keys.filter { Self.kinds.contains($0) }
+        guard kindKeys.count == 1, let kind = kindKeys.first, let body = mapping[kind] else {
+            let unknown = keys.first { !Self.kinds.contains($0) && !Self.common.contains($0) && !["then", "else"].contains($0) }
+            let hint = unknown.map { didYouMean($0, among: Self.kinds) } ?? ""
+            let what = kindKeys.isEmpty ? "expected one step kind (\(Self.kinds.joined(separator: ", ")))\(unknown.map { ", found '\($0)'" } ?? "")\(hint)"
+                : "expected one step kind per step, found \(kindKeys.joined(separator: " and "))"
+            reader.report(item, what)
+            return nil
+        }
+        let allowed = [kind] + Self.common + (kind == "if" ? ["then", "else"] : [])
+        guard let fields = reader.mapping(item, "a \(kind) step", allowed: allowed, required: kind == "if" ? ["then"] : []) else { return nil }
+        let name = fields["name"].flatMap { reader.string($0, "a step name") } ?? "\(kind)-\(counter)"
+        if let n = fields["on_failure"], Self.failureTags[kind] == nil {
+            reader.report(n, "on_failure applies to steps that can fail (\(Self.failureTags.keys.sorted().joined(separator: ", "))), not to \(kind)")
+        }
+        let policy = failurePolicy(fields["on_failure"], kind: kind)
+        var outline = StepOutline(name: name, summary: kind, destinations: [], children: [])
+        let step: PipelineStep?
+        switch kind {
+        case "where", "filter":
+            let c = condition(body)
+            outline.summary = "\(kind) \(c?.text ?? "")"
+            step = c.map { .filter(name: name, $0) }
+        case "if":
+            let c = condition(body)
+            let (then, thenOutline) = fields["then"].map { readList($0) } ?? ([], [])
+            let (otherwise, elseOutline) = fields["else"].map { readList($0) } ?? ([], [])
+            outline.summary = "if \(c?.text ?? "")"
+            outline.children = [StepOutline(name: "then", summary: "then", destinations: [], children: thenOutline)]
+                + (fields["else"] == nil ? [] : [StepOutline(name: "else", summary: "else", destinations: [], children: elseOutline)])
+            step = c.map { .branch(name: name, $0, then: then, otherwise: otherwise) }
+        case "route":
+            let rules = routeRules(body)
+            outline.summary = "route"
+            outline.destinations = rules?.map { destinations[$0.destination] } ?? []
+            step = rules.map { .route(name: name, $0) }
+        case "to":
+            let d = destination(body)
+            outline.destinations = d.map { [destinations[$0]] } ?? []
+            outline.summary = "to \(d.map { destinations[$0] } ?? "")"
+            step = d.map { .emit(name: name, destination: $0) }
+        default:
+            let t = transform(kind, body)
+            step = t.map { .transform(name: name, $0, policy) }
+        }
+        guard let step else { return nil }
+        return (step, outline)
+    }
+
+    private func failurePolicy(_ node: Node?, kind: String) -> FailurePolicy {
+        let fallback = FailurePolicy.tag(Self.failureTags[kind] ?? "_\(kind)failure")
+        guard let node, let text = reader.string(node, "on_failure") else { return fallback }
+        switch text {
+        case "tag": return fallback
+        case "dlq": return .deadLetter
+        case "drop": return .drop
+        default:
+            let hint = didYouMean(text, among: ["tag", "dlq", "drop"])
+            reader.report(node, "unknown on_failure '\(text)'\(hint) (expected tag, dlq or drop)")
+            return fallback
+        }
+    }
+
+    func condition(_ node: Node) -> Condition? {
+        guard let text = reader.string(node, "a condition") else { return nil }
+        do { return try Condition(text) } catch {
+            reader.report(node, "bad condition: \(error.message)", offset: error.offset)
+            return nil
+        }
+    }
+
+    func field(_ node: Node, _ text: String) -> FieldPath? {
+        do { return try FieldPath(text) } catch {
+            reader.report(node, "bad field reference: \(error.message)", offset: error.offset)
+            return nil
+        }
+    }
+
+    func destination(_ node: Node) -> Int? {
+        guard let name = reader.string(node, "a destination") else { return nil }
+        if let index = destinations.firstIndex(of: name) { return index }
+        let hint = didYouMean(name, among: destinations)
+        reader.report(node, "unknown destination '\(name)'\(hint) (declared: \(destinations.joined(separator: ", ")))")
+        return nil
+    }
+
+    private func routeRules(_ node: Node) -> [(condition: Condition?, destination: Int)]? {
+        guard let items = reader.sequence(node, "route rules") else { return nil }
+        var rules: [(condition: Condition?, destination: Int)] = []
+        var failed = false
+        for (i, item) in items.enumerated() {
+            guard let fields = reader.mapping(item, "a route rule", allowed: ["when", "to", "default"]) else { failed = true; continue }
+            if let d = fields["default"] {
+                if fields["when"] != nil || fields["to"] != nil { reader.report(item, "expected a default rule to have only `default: destination`") }
+                if i != items.count - 1 { reader.report(item, "expected the default rule last: rules after it could never match") }
+                if let dest = destination(d) { rules.append((nil, dest)) } else { failed = true }
+                continue
+            }
+            guard let w = fields["when"], let t = fields["to"] else {
+                reader.report(item, "expected a route rule with `when:` and `to:`, or `default:`")
+                failed = true
+                continue
+            }
+            if let c = condition(w), let dest = destination(t) { rules.append((c, dest)) } else { failed = true }
+        }
+        if !items.isEmpty, !rules.contains(where: { $0.condition == nil }), !failed {
+            reader.report(items.last!, "expected a route to end with `default: destination` so that no event is left without one")
+        }
+        return failed ? nil : rules
+    }
+}

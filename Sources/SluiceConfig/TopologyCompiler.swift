@@ -1,0 +1,84 @@
+import Sluice
+import SluiceKafka
+import SluiceTransforms
+
+/// An event on its way to one of the topology's destinations.
+public struct Routed: Sendable {
+    /// The index of the destination in ``TopologySpec/destinations``.
+    public var destination: Int
+    /// The event.
+    public var event: Event
+}
+
+/// A value that is not what its source's format promises.
+public struct DecodeError: Error, Sendable, CustomStringConvertible {
+    /// Why.
+    public var description: String
+}
+
+/// Runs a ``Pipeline`` in a task, with that task's own runner.
+final class PipelineProcessor: Processor {
+    typealias Input = Event
+    typealias Output = Routed
+    private let run: (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void
+    private var context: ProcessorContext<Routed>!
+
+    init(_ pipeline: Pipeline) { run = pipeline.makeRunner() }
+
+    func initialize(context: ProcessorContext<Routed>) throws { self.context = context }
+
+    func process(_ record: Record<Event>) throws {
+        try run(record) { destination, out in
+            try context.forward(out.withValue(Routed(destination: destination, event: out.value)))
+        }
+    }
+}
+
+extension SourceFormat {
+    /// Reads a record value in this format.
+    public func decode(_ value: [UInt8]?) throws -> Event {
+        guard let value else { throw DecodeError(description: "tombstone: a null value has no fields") }
+        switch self {
+        case .json:
+            return try Event(json: value)
+        case .text:
+            var line = value[...]
+            while let last = line.last, last == 0x0A || last == 0x0D { line.removeLast() }
+            var event = Event()
+            event["message"] = .string(String(decoding: line, as: UTF8.self))
+            return event
+        }
+    }
+}
+
+extension TopologySpec {
+    /// The engine topology: sources → decode → steps → destinations.
+    public func topology() throws -> Topology {
+        let builder = TopologyBuilder()
+        let decoded = sources.enumerated().map { i, source in
+            let format = source.format
+            return builder.stream(source.topics, named: "source-\(i)")
+                .mapValues(named: "decode-\(format.rawValue)-\(i)") { try format.decode($0.value) }
+        }
+        let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
+        let pipeline = pipeline
+        let topics = destinations.map(\.topic)
+        merged.process(named: "steps") { PipelineProcessor(pipeline) }
+            .to(named: "destinations", topic: { topics[$0.value.destination] }) { $0.event.json() }
+        return try builder.build()
+    }
+
+    /// The engine configuration: application id, Kafka properties, guarantee,
+    /// threads, commit interval and dead-letter topic from the file, with
+    /// `overrides` (from the command line) taking precedence.
+    public func streamsConfig(overrides: KafkaConfig = KafkaConfig(), stateDirectory: String? = nil) -> StreamsConfig {
+        let kafkaConfig = KafkaConfig(kafka).merging(overrides)
+        var config = StreamsConfig(applicationID: application, kafka: kafkaConfig)
+        config.threads = threads
+        config.guarantee = guarantee
+        config.commitInterval = commitIntervalMilliseconds.map { .milliseconds($0) }
+        config.deadLetterTopic = deadLetterTopic
+        if let stateDirectory { config.stateDirectory = stateDirectory }
+        return config
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Sluice
+import SluiceKafka
+import SluiceTransforms
+import Yams
+
+/// Reads topology files into ``TopologySpec``s, reporting every problem at
+/// once with its position.
+public enum TopologyLoader {
+    static let topLevelKeys = ["application", "kafka", "processing", "sources", "destinations", "steps", "tests"]
+
+    /// Loads the file at `path`.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigErrors) -> TopologySpec {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+            throw ConfigErrors(diagnostics: [Diagnostic(file: path, line: 1, column: 1, message: "cannot read the file")])
+        }
+        return try load(yaml: String(decoding: data, as: UTF8.self), file: path, environment: environment)
+    }
+
+    /// Loads a topology from YAML text; `file` names it in diagnostics.
+    public static func load(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigErrors) -> TopologySpec {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ConfigErrors(diagnostics: [Diagnostic(file: file, line: 1, column: 1, message: "expected a topology, found an empty file")])
+            }
+            root = node
+        } catch let error as ConfigErrors {
+            throw error
+        } catch {
+            throw ConfigErrors(diagnostics: [syntaxDiagnostic(error, file: file)])
+        }
+        let reader = YAMLReader(file: file, environment: environment)
+        let spec = read(root, reader)
+        guard reader.diagnostics.isEmpty, let spec else {
+            throw ConfigErrors(diagnostics: reader.diagnostics.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+        }
+        return spec
+    }
+
+    private static func syntaxDiagnostic(_ error: any Error, file: String) -> Diagnostic {
+        if let yaml = error as? YamlError {
+            switch yaml {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+                 .composer(_, let problem, let mark, _):
+                return Diagnostic(file: file, line: mark.line, column: mark.column, message: "YAML syntax: \(problem)")
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return Diagnostic(file: file, line: context.mark.line, column: context.mark.column,
+                                  message: "duplicate keys: \(duplicates.joined(separator: ", "))")
+            default: break
+            }
+        }
+        return Diagnostic(file: file, line: 1, column: 1, message: "YAML syntax: \(error)")
+    }
+
+    private static func read(_ root: Node, _ reader: YAMLReader) -> TopologySpec? {
+        guard let top = reader.mapping(root, "the topology", allowed: topLevelKeys,
+                                       required: ["application", "sources", "destinations", "steps"]) else { return nil }
+        let application = top["application"].flatMap { reader.string($0, "the application id") }
+        if let node = top["application"], let id = application, id.isEmpty || id.contains(where: { !($0.isLetter || $0.isNumber || "._-".contains($0)) }) {
+            reader.report(node, "expected an application id of letters, digits, '.', '_' or '-', found '\(id)'")
+        }
+        var kafka: [String: String] = [:]
+        var secrets: Set<String> = []
+        if let node = top["kafka"], case .mapping(let mapping) = node {
+            for (k, v) in mapping {
+                guard let key = reader.string(k, "a Kafka property name"), let value = reader.string(v, "the value of \(key)") else { continue }
+                kafka[key] = value
+                if KafkaConfig.isSecret(key) || reader.secretValues.contains(value) { secrets.insert(key) }
+            }
+        } else if let node = top["kafka"] {
+            reader.report(node, "expected kafka as a mapping of librdkafka properties (name: value)")
+        }
+        let processing = top["processing"].flatMap { readProcessing($0, reader) } ?? Processing()
+        let sources = top["sources"].flatMap { readSources($0, reader) } ?? []
+        let destinations = top["destinations"].flatMap { readDestinations($0, reader) } ?? []
+        var steps = StepReader(reader: reader, destinations: destinations.map(\.name))
+        let (pipeline, outline) = top["steps"].map { steps.readTopLevel($0) } ?? ([], [])
+        guard let application else { return nil }
+        return TopologySpec(file: reader.file, application: application, kafka: kafka, secretKafkaProperties: secrets,
+                            guarantee: processing.guarantee, threads: processing.threads,
+                            commitIntervalMilliseconds: processing.commitInterval, deadLetterTopic: processing.deadLetterTopic,
+                            sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), stepOutline: outline)
+    }
+
+    private struct Processing {
+        var guarantee = ProcessingGuarantee.atLeastOnce
+        var threads = 1
+        var commitInterval: Int?
+        var deadLetterTopic: String?
+    }
+
+    private static func readProcessing(_ node: Node, _ reader: YAMLReader) -> Processing? {
+        guard let fields = reader.mapping(node, "processing",
+                                          allowed: ["guarantee", "threads", "commit_interval_ms", "dead_letter_topic"]) else { return nil }
+        var p = Processing()
+        if let n = fields["guarantee"], let g = reader.choice(n, "processing guarantee", as: ProcessingGuarantee.self) { p.guarantee = g }
+        if let n = fields["threads"], let t = reader.int(n, "threads", atLeast: 1) { p.threads = t }
+        if let n = fields["commit_interval_ms"] { p.commitInterval = reader.int(n, "commit_interval_ms", atLeast: 1) }
+        if let n = fields["dead_letter_topic"] { p.deadLetterTopic = reader.string(n, "the dead-letter topic") }
+        return p
+    }
+
+    private static func readSources(_ node: Node, _ reader: YAMLReader) -> [SourceSpec]? {
+        guard let items = reader.sequence(node, "sources") else { return nil }
+        if items.isEmpty { reader.report(node, "expected at least one source") }
+        return items.compactMap { item in
+            guard let fields = reader.mapping(item, "a source", allowed: ["topics", "pattern", "format"], required: ["format"]) else { return nil }
+            var topics: [String] = []
+            switch (fields["topics"], fields["pattern"]) {
+            case (let t?, nil): topics = reader.strings(t, "source topics") ?? []
+            case (nil, let p?):
+                if let pattern = reader.string(p, "a topic pattern") {
+                    if !pattern.hasPrefix("^") { reader.report(p, "expected a topic pattern starting with '^' (librdkafka's rule)") }
+                    do { _ = try PCRERegex(pattern) } catch { reader.report(p, "bad topic pattern: \(error)") }
+                    topics = [pattern]
+                }
+            case (_?, _?): reader.report(item, "expected either topics or pattern in a source, not both")
+            case (nil, nil): reader.report(item, "expected topics or pattern in a source")
+            }
+            let format = fields["format"].flatMap { reader.choice($0, "source format", as: SourceFormat.self) }
+            guard let format else { return nil }
+            return SourceSpec(topics: topics, format: format)
+        }
+    }
+
+    private static func readDestinations(_ node: Node, _ reader: YAMLReader) -> [DestinationSpec]? {
+        guard case .mapping(let mapping) = node else {
+            reader.report(node, "expected destinations as a mapping of names to {topic: …}")
+            return nil
+        }
+        return mapping.compactMap { key, value in
+            guard let name = reader.string(key, "a destination name"),
+                  let fields = reader.mapping(value, "destination '\(name)'", allowed: ["topic"], required: ["topic"]),
+                  let topic = fields["topic"].flatMap({ reader.string($0, "a topic") }) else { return nil }
+            return DestinationSpec(name: name, topic: topic)
+        }
+    }
+}
+

@@ -1,0 +1,75 @@
+import Sluice
+import SluiceTransforms
+
+/// A topology file, read and checked: everything needed to build the
+/// engine's topology and configuration, with nothing left to fail at start.
+public struct TopologySpec: Sendable {
+    /// The file it came from.
+    public var file: String
+    /// The application id: consumer group and prefix of internal topics.
+    public var application: String
+    /// librdkafka properties, passed through by name.
+    public var kafka: [String: String]
+    /// Property names whose values are secrets (named like one, or read from `${file:}`).
+    public var secretKafkaProperties: Set<String>
+    /// The processing guarantee.
+    public var guarantee: ProcessingGuarantee
+    /// Stream threads per process.
+    public var threads: Int
+    /// The commit interval; `nil` for the guarantee's default.
+    public var commitIntervalMilliseconds: Int?
+    /// The dead-letter topic; `nil` for `<application>-dlq`.
+    public var deadLetterTopic: String?
+    /// Where records come from.
+    public var sources: [SourceSpec]
+    /// Where records go, by name; steps refer to them by index.
+    public var destinations: [DestinationSpec]
+    /// What happens to each record.
+    public var pipeline: Pipeline
+    /// The steps as written, for `describe`.
+    public var stepOutline: [StepOutline]
+
+    /// The dead-letter topic in effect.
+    public var effectiveDeadLetterTopic: String { deadLetterTopic ?? "\(application)-dlq" }
+
+    /// The Kafka properties with secrets replaced, for printing.
+    public var redactedKafka: [String: String] {
+        Dictionary(uniqueKeysWithValues: kafka.map { ($0.key, secretKafkaProperties.contains($0.key) ? "[redacted]" : $0.value) })
+    }
+}
+
+/// How a source's record values are read.
+public enum SourceFormat: String, Sendable, CaseIterable {
+    /// A JSON object per record.
+    case json
+    /// One line of text per record, in the field `message`.
+    case text
+}
+
+/// Input topics and how to read them.
+public struct SourceSpec: Sendable {
+    /// Topic names, or one `^regex` pattern.
+    public var topics: [String]
+    /// How values are read.
+    public var format: SourceFormat
+}
+
+/// A named place records go.
+public struct DestinationSpec: Sendable {
+    /// The name steps use.
+    public var name: String
+    /// The Kafka topic.
+    public var topic: String
+}
+
+/// A step as written, for descriptions: its name, kind and nested steps.
+public struct StepOutline: Sendable {
+    /// The step's name (given, or kind and position).
+    public var name: String
+    /// What it does, in a few words.
+    public var summary: String
+    /// Destinations it may send to.
+    public var destinations: [String]
+    /// Steps inside it (`then` and `else` of an `if`).
+    public var children: [StepOutline]
+}

@@ -1,0 +1,142 @@
+/// A record's value as transforms and conditions see it: an object of
+/// fields, like a Logstash event.
+///
+/// An event made from a JSON document keeps the document and decodes a
+/// top-level field only when it is read; fields nobody touches are written
+/// back out byte for byte.
+public struct Event: Sendable, Equatable {
+    private var source: [UInt8]
+    private var keys: [String]
+    private var slots: [Slot]
+
+    enum Slot: Sendable, Equatable {
+        case raw(Range<Int>)
+        case value(FieldValue)
+    }
+
+    /// An empty event.
+    public init() {
+        source = []
+        keys = []
+        slots = []
+    }
+
+    /// An event of the given fields.
+    public init(_ fields: FieldMap) {
+        source = []
+        keys = fields.keys
+        slots = fields.values.map(Slot.value)
+    }
+
+    /// Parses a JSON object (validated in full; nested values stay undecoded).
+    public init(json bytes: [UInt8]) throws(JSONError) {
+        let view = try JSONObjectView(bytes)
+        source = bytes
+        keys = []
+        slots = []
+        keys.reserveCapacity(view.fields.count)
+        slots.reserveCapacity(view.fields.count)
+        for field in view.fields {
+            keys.append(view.key(of: field))
+            slots.append(.raw(field.valueStart..<field.valueEnd))
+        }
+    }
+
+    /// The top-level field names in order.
+    public var fieldNames: [String] { keys }
+
+    /// The fields, decoded.
+    public var fields: FieldMap {
+        FieldMap(zip(keys, slots).map { ($0, decode($1)) })
+    }
+
+    /// A top-level field.
+    public subscript(key: String) -> FieldValue? {
+        get { index(of: key).map { decode(slots[$0]) } }
+        set {
+            if let i = index(of: key) {
+                if let newValue { slots[i] = .value(newValue) } else { keys.remove(at: i); slots.remove(at: i) }
+            } else if let newValue {
+                keys.append(key)
+                slots.append(.value(newValue))
+            }
+        }
+    }
+
+    /// A field at any depth; setting creates missing objects on the way,
+    /// setting `nil` removes.
+    public subscript(path: FieldPath) -> FieldValue? {
+        get {
+            guard var value = self[path.head] else { return nil }
+            for key in path.components.dropFirst() {
+                guard case .object(let map) = value, let next = map[key] else { return nil }
+                value = next
+            }
+            return value
+        }
+        set {
+            guard path.components.count > 1 else { self[path.head] = newValue; return }
+            var top = self[path.head] ?? .object(FieldMap())
+            guard top.set(path.components.dropFirst(), to: newValue) else { return }
+            self[path.head] = top
+        }
+    }
+
+    /// Whether a top-level field is present.
+    public func contains(_ key: String) -> Bool { index(of: key) != nil }
+
+    /// The raw JSON bytes of a top-level field not yet decoded or changed;
+    /// lets a reader compare without decoding.
+    public func rawBytes(_ key: String) -> ArraySlice<UInt8>? {
+        guard let i = index(of: key), case .raw(let range) = slots[i] else { return nil }
+        return source[range]
+    }
+
+    /// The event as a JSON object; untouched fields keep their bytes.
+    public func json() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.out.reserveCapacity(source.count + 64)
+        writer.out.append(UInt8(ascii: "{"))
+        for (i, key) in keys.enumerated() {
+            if i > 0 { writer.out.append(UInt8(ascii: ",")) }
+            writer.write(string: key)
+            writer.out.append(UInt8(ascii: ":"))
+            switch slots[i] {
+            case .raw(let range): writer.out.append(contentsOf: source[range])
+            case .value(let value): writer.write(value)
+            }
+        }
+        writer.out.append(UInt8(ascii: "}"))
+        return writer.out
+    }
+
+    public static func == (a: Event, b: Event) -> Bool { a.fields == b.fields }
+
+    private func index(of key: String) -> Int? { keys.lastIndex(of: key) }
+
+    private func decode(_ slot: Slot) -> FieldValue {
+        switch slot {
+        case .value(let v): return v
+        case .raw(let range):
+            // The document was validated when the event was made.
+            return (try? JSONParser.parse(source[range])) ?? .null
+        }
+    }
+}
+
+extension FieldValue {
+    /// Sets the value at `path` below this one; `false` if a non-object is in the way.
+    mutating func set(_ path: ArraySlice<String>, to newValue: FieldValue?) -> Bool {
+        guard let key = path.first else { return false }
+        guard case .object(var map) = self else { return false }
+        if path.count == 1 {
+            map[key] = newValue
+        } else {
+            var child = map[key] ?? .object(FieldMap())
+            guard child.set(path.dropFirst(), to: newValue) else { return false }
+            map[key] = child
+        }
+        self = .object(map)
+        return true
+    }
+}

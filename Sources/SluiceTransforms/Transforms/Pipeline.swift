@@ -1,0 +1,80 @@
+import Sluice
+
+/// One step of a ``Pipeline``.
+public indirect enum PipelineStep: Sendable {
+    /// Runs a transform; its failures follow the policy.
+    case transform(name: String, Transform, FailurePolicy)
+    /// Keeps only the events for which the condition holds; drops the rest.
+    case filter(name: String, Condition)
+    /// Runs `then` when the condition holds, `otherwise` when not, then
+    /// carries on after the branch (unless the branch sent the event on).
+    case branch(name: String, Condition, then: [PipelineStep], otherwise: [PipelineStep])
+    /// Sends the event to the destination of the first rule whose condition
+    /// holds (`nil` = the default rule); ends the event's way through the steps.
+    case route(name: String, [(condition: Condition?, destination: Int)])
+    /// Sends the event to a destination; ends its way through the steps.
+    case emit(name: String, destination: Int)
+}
+
+/// Steps run in order on each event, ending by sending the event to one
+/// of the topology's destinations (by index) or dropping it.
+public struct Pipeline: Sendable {
+    /// The steps.
+    public var steps: [PipelineStep]
+
+    /// A pipeline of `steps`.
+    public init(_ steps: [PipelineStep]) { self.steps = steps }
+
+    /// The function one thread runs: it calls `emit` for each output and
+    /// throws ``Sluice/ProcessingError`` naming the step for a record that
+    /// must go to the dead-letter topic.
+    public func makeRunner() -> (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void {
+        let run = Self.compile(steps)
+        return { record, emit in
+            var record = record
+            _ = try run(&record, emit)
+        }
+    }
+
+    /// Returns `true` while the event should go on to the next step.
+    typealias Run = (inout Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Bool
+
+    private static func compile(_ steps: [PipelineStep]) -> Run {
+        let runs = steps.map(compile(step:))
+        return { record, emit in
+            for run in runs where try !run(&record, emit) { return false }
+            return true
+        }
+    }
+
+    private static func compile(step: PipelineStep) -> Run {
+        switch step {
+        case .transform(let name, let transform, let policy):
+            let run = transform.handlingFailures(policy)()
+            return { record, _ in
+                do { return try run(&record) } catch { throw ProcessingError(processor: name, underlying: error) }
+            }
+        case .filter(_, let condition):
+            let holds = condition.makeEvaluator()
+            return { record, _ in holds(record.value) }
+        case .branch(_, let condition, let then, let otherwise):
+            let holds = condition.makeEvaluator()
+            let yes = compile(then), no = compile(otherwise)
+            return { record, emit in holds(record.value) ? try yes(&record, emit) : try no(&record, emit) }
+        case .route(_, let rules):
+            let compiled = rules.map { (holds: $0.condition?.makeEvaluator(), destination: $0.destination) }
+            return { record, emit in
+                for rule in compiled where rule.holds?(record.value) ?? true {
+                    try emit(rule.destination, record)
+                    break
+                }
+                return false
+            }
+        case .emit(_, let destination):
+            return { record, emit in
+                try emit(destination, record)
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/// Text with `%{field}` references (Logstash's sprintf format), parsed once:
+/// `"%{[service]}-%{level}"`. A missing field renders as the reference
+/// itself, as in Logstash, so a gap is visible rather than silent.
+public struct Template: Sendable, Equatable, CustomStringConvertible {
+    enum Part: Sendable, Equatable {
+        case text(String)
+        case field(FieldPath, source: String)
+    }
+
+    let parts: [Part]
+    /// The template as written.
+    public let description: String
+
+    /// Parses `text`; fails on an unterminated `%{` or a bad field reference.
+    public init(_ text: String) throws(FieldPath.ParseError) {
+        var parts: [Part] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "%{") {
+            if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                throw FieldPath.ParseError(message: "expected '}' to close '%{' in '\(text)'",
+                                           offset: text.distance(from: text.startIndex, to: open.lowerBound))
+            }
+            let reference = String(rest[open.upperBound..<close])
+            parts.append(.field(try FieldPath(reference), source: "%{\(reference)}"))
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        self.parts = parts
+        self.description = text
+    }
+
+    /// Whether the template refers to no field.
+    public var isConstant: Bool { !parts.contains { if case .field = $0 { true } else { false } } }
+
+    /// The text for `event`.
+    public func render(_ event: Event) -> String {
+        var out = ""
+        for part in parts {
+            switch part {
+            case .text(let t): out += t
+            case .field(let path, let source): out += event[path]?.text ?? source
+            }
+        }
+        return out
+    }
+}
