@@ -77,11 +77,13 @@ public enum TopologyLoader {
         let destinations = top["destinations"].flatMap { readDestinations($0, reader) } ?? []
         var steps = StepReader(reader: reader, destinations: destinations.map(\.name))
         let (pipeline, outline) = top["steps"].map { steps.readTopLevel($0) } ?? ([], [])
+        let tests = top["tests"].flatMap { readTests($0, reader, destinations: destinations.map(\.name)) } ?? []
         guard let application else { return nil }
         return TopologySpec(file: reader.file, application: application, kafka: kafka, secretKafkaProperties: secrets,
                             guarantee: processing.guarantee, threads: processing.threads,
                             commitIntervalMilliseconds: processing.commitInterval, deadLetterTopic: processing.deadLetterTopic,
-                            sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), stepOutline: outline)
+                            sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), stepOutline: outline,
+                            tests: tests)
     }
 
     private struct Processing {
@@ -122,6 +124,51 @@ public enum TopologyLoader {
             let format = fields["format"].flatMap { reader.choice($0, "source format", as: SourceFormat.self) }
             guard let format else { return nil }
             return SourceSpec(topics: topics, format: format)
+        }
+    }
+
+    /// `tests:` — each case has a name, input records (text, or mappings
+    /// written as JSON) and per destination the records expected there;
+    /// `dead_letter` lists substrings of the expected dead-letter reasons.
+    private static func readTests(_ node: Node, _ reader: YAMLReader, destinations: [String]) -> [TopologyTestCase]? {
+        guard let items = reader.sequence(node, "tests") else { return nil }
+        return items.compactMap { item -> TopologyTestCase? in
+            guard let f = reader.mapping(item, "a test case", allowed: ["name", "input", "expect"], required: ["name", "input", "expect"]),
+                  let name = f["name"].flatMap({ reader.string($0, "a test name") }),
+                  let inputNodes = f["input"].flatMap({ reader.sequence($0, "test input records") }),
+                  let expect = f["expect"] else { return nil }
+            guard case .mapping(let expectations) = expect else {
+                reader.report(expect, "expected `expect` as a mapping of destination names to lists of records")
+                return nil
+            }
+            let inputs = inputNodes.compactMap { node -> [UInt8]? in
+                if case .scalar = node { return reader.string(node, "an input record").map { Array($0.utf8) } }
+                return reader.value(node, "an input record").map(JSONWriter.encode)
+            }
+            var expected: [String: [FieldMap]] = [:], deadLetters: [String] = []
+            for (keyNode, value) in expectations {
+                guard let destination = reader.string(keyNode, "a destination name") else { continue }
+                if destination == "dead_letter" {
+                    deadLetters = reader.strings(value, "dead-letter reasons") ?? []
+                    continue
+                }
+                guard destinations.contains(destination) else {
+                    reader.report(keyNode, "unknown destination '\(destination)'\(didYouMean(destination, among: destinations)) in test '\(name)'")
+                    continue
+                }
+                guard let records = reader.sequence(value, "the records expected in \(destination)") else { continue }
+                expected[destination] = records.compactMap { record -> FieldMap? in
+                    guard case .object(let map)? = reader.value(record, "an expected record") else {
+                        reader.report(record, "expected an expected record as a mapping of fields to values")
+                        return nil
+                    }
+                    for key in map.keys {
+                        do throws(FieldPath.ParseError) { _ = try FieldPath(key) } catch { reader.report(record, "bad field reference '\(key)': \(error.message)") }
+                    }
+                    return map
+                }
+            }
+            return TopologyTestCase(name: name, inputs: inputs, expected: expected, deadLetters: deadLetters)
         }
     }
 

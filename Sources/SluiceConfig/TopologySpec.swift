@@ -28,6 +28,8 @@ public struct TopologySpec: Sendable {
     public var pipeline: Pipeline
     /// The steps as written, for `describe`.
     public var stepOutline: [StepOutline]
+    /// The test cases kept in the file, for `sluice test`.
+    public var tests: [TopologyTestCase]
 
     /// The dead-letter topic in effect.
     public var effectiveDeadLetterTopic: String { deadLetterTopic ?? "\(application)-dlq" }

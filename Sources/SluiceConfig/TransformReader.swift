@@ -58,6 +58,24 @@ extension StepReader {
                   let paths = f["fields"].flatMap({ fieldList($0, "truncate") }),
                   let max = f["max_bytes"].flatMap({ reader.int($0, "max_bytes", atLeast: 1) }) else { return nil }
             return .truncate(paths, maxBytes: max)
+        case "date":
+            guard let f = reader.mapping(body, "a date step", allowed: ["field", "formats", "target", "timezone"],
+                                         required: ["field", "formats"]),
+                  let fieldNode = f["field"], let text = reader.string(fieldNode, "a field"), let source = field(fieldNode, text),
+                  let formatsNode = f["formats"], let texts = reader.strings(formatsNode, "date formats") else { return nil }
+            var formats: [DateFormat] = []
+            for text in texts {
+                do throws(DateFormat.ParseError) { formats.append(try DateFormat(text)) } catch {
+                    reader.report(formatsNode, "bad date format: \(error)")
+                }
+            }
+            var target = FieldPath(components: ["@timestamp"])
+            if let t = f["target"] {
+                guard let text = reader.string(t, "a field"), let path = field(t, text) else { return nil }
+                target = path
+            }
+            let offset = f["timezone"].flatMap { timezoneOffset($0) } ?? 0
+            return formats.count == texts.count ? .date(source: source, formats: formats, target: target, defaultOffsetSeconds: offset) : nil
         default:
             reader.report(body, "unknown step kind '\(kind)'")
             return nil
@@ -70,6 +88,16 @@ extension StepReader {
             reader.report(node, "bad regular expression: \(error.message)", offset: error.offset)
             return nil
         }
+    }
+
+    /// `UTC`, `Z` or a fixed offset `+hh:mm`, in seconds east of UTC.
+    private func timezoneOffset(_ node: Node) -> Int? {
+        guard let text = reader.string(node, "a timezone") else { return nil }
+        if text == "UTC" || text == "Z" { return 0 }
+        // An ISO 8601 time with this offset reads back the offset.
+        if let ms = DateFormat.iso8601.parse("1970-01-01T00:00\(text)") { return Int(-ms / 1000) }
+        reader.report(node, "expected a timezone as UTC or a fixed offset such as +01:00, found '\(text)'")
+        return nil
     }
 
     private func keyText(_ node: Node) -> String { node.scalar?.string ?? "" }

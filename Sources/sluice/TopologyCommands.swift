@@ -115,3 +115,29 @@ func forEachLine(_ handle: FileHandle, _ body: (ArraySlice<UInt8>) throws -> Voi
     }
     if !pending.isEmpty { try body(pending[...]) }
 }
+
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test", abstract: "Runs the test cases kept in topology files, without Kafka; exit 1 on any failure.")
+
+    @Argument(help: "Topology files.") var files: [String]
+
+    func run() throws {
+        var passed = 0, failed = 0
+        for spec in try loadTopologies(files) {
+            if spec.tests.isEmpty { print("\(spec.file): no test cases") }
+            for result in spec.runTests() {
+                if result.passed {
+                    passed += 1
+                    print("PASS \(spec.file): \(result.name)")
+                } else {
+                    failed += 1
+                    print("FAIL \(spec.file): \(result.name)")
+                    for line in result.differences { print("    \(line)") }
+                }
+            }
+        }
+        print("topology tests: \(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

@@ -7,8 +7,12 @@ import Testing
 /// `sluice run` on the shipped YAML topology, against the real broker.
 @Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker: run scripts/test.sh"))
 struct TopologyFileIntegrationTests {
-    static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../topologies/nginx-json-classify.yaml").standardized.path
+    static let topologies = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../topologies").standardized
+    static let example = topologies.appendingPathComponent("nginx-json-classify.yaml").path
+    /// Every example topology file.
+    static let examples = ((try? FileManager.default.contentsOfDirectory(atPath: topologies.path)) ?? [])
+        .filter { $0.hasSuffix(".yaml") }.sorted().map { topologies.appendingPathComponent($0).path }
 
     @Test func sluiceRunOnTheYAMLExamplePutsEveryRecordWhereTheSwiftRulesSayAndExitsCleanlyOnSIGTERM() throws {
         let run = Services.unique("yaml-classify")

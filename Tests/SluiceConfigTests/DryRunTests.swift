@@ -39,6 +39,18 @@ import Testing
         #expect(line.contains(#""reason":"convert failed: cannot convert n (string x) to integer""#), "\(line)")
     }
 
+    @Test func aDateStepSetsTheTimestampAndABadPatternDoesNotValidate() throws {
+        let yaml = TopologyLoaderTests.valid.replacingOccurrences(
+            of: "  - where: '[service] exists'",
+            with: "  - date: { field: t, formats: ['dd/MMM/yyyy:HH:mm:ss Z'], timezone: '+01:00' }")
+        let dry = DryRun(try spec(yaml))
+        let out = dry.process(value: Array(#"{"service":"a","t":"11/Dec/2013:00:01:45 -0800"}"#.utf8))
+        guard case .destination(_, _, _, let event)? = out.first else { Issue.record("no output: \(out)"); return }
+        #expect(event["@timestamp"] == "2013-12-11T08:01:45.000Z")
+        #expect(throws: ConfigErrors.self) { try spec(yaml.replacingOccurrences(of: "HH:mm", with: "hh:mm")) }
+        #expect(throws: ConfigErrors.self) { try spec(yaml.replacingOccurrences(of: "+01:00", with: "Europe/Paris")) }
+    }
+
     @Test func theEngineTopologyRoutesAsTheDryRunDoes() throws {
         let spec = try spec()
         let driver = TopologyTestDriver(topology: try spec.topology(), applicationID: spec.application)

@@ -80,3 +80,41 @@ import Testing
         #expect(try run(.drop, sample, policy: .tag("x")) == nil)
     }
 }
+
+@Suite struct PipelineTests {
+    private func outputs(_ pipeline: Pipeline, _ event: Event) throws -> [Int] {
+        var out: [Int] = []
+        try pipeline.makeRunner()(Record(key: nil, value: event, timestamp: 0)) { index, _ in out.append(index) }
+        return out
+    }
+
+    @Test func branchesRouteAndEmitSendEachEventToOneDestination() throws {
+        let pipeline = Pipeline([
+            .branch(name: "if", try Condition("[x] > 1"), then: [.emit(name: "big", destination: 0)], otherwise: []),
+            .route(name: "route", [(try Condition("[x] == 1"), 1), (nil, 2)]),
+        ])
+        var e = Event()
+        for (x, expected) in [(5, [0]), (1, [1]), (0, [2])] {
+            e["x"] = .int(x)
+            #expect(try outputs(pipeline, e) == expected)
+        }
+    }
+
+    @Test func anEventThatWouldBeLostIsDeadLetteredInstead() throws {
+        var e = Event()
+        e["x"] = 0
+        #expect(throws: ProcessingError.self) { try outputs(Pipeline([.route(name: "r", [(try Condition("[x] == 1"), 0)])]), e) }
+        #expect(throws: ProcessingError.self) { try outputs(Pipeline([.transform(name: "t", .tag(["a"]), .deadLetter)]), e) }
+        #expect(try outputs(Pipeline([.filter(name: "w", try Condition("[x] == 1")), .emit(name: "e", destination: 0)]), e) == [],
+                "`where` drops by design")
+    }
+
+    @Test func writingBelowAValueThatIsNotAnObjectFailsTheStep() throws {
+        var record = Record(key: nil, value: Event(), timestamp: 0)
+        record.value["message"] = "text"
+        let set = Transform.set([(try FieldPath("[message][x]"), .literal(1))]).handlingFailures(.tag("_mutate_error"))()
+        #expect(try set(&record))
+        #expect(record.value.tags == ["_mutate_error"])
+        #expect(record.value["message"] == "text")
+    }
+}

@@ -75,7 +75,10 @@ public struct Condition: Sendable, CustomStringConvertible {
         }
     }
 
-    static func equal(_ a: FieldValue?, _ b: FieldValue?) -> Bool {
+    /// Whether two values are equal as `==` compares them: numbers by value
+    /// (an integer equals the same float), anything else exactly; a missing
+    /// value equals only null.
+    public static func equal(_ a: FieldValue?, _ b: FieldValue?) -> Bool {
         if let x = a?.number, let y = b?.number { return x == y }
         return (a ?? .null) == (b ?? .null)
     }

@@ -74,12 +74,22 @@ public struct Event: Sendable, Equatable {
             }
             return value
         }
-        set {
-            guard path.components.count > 1 else { self[path.head] = newValue; return }
-            var top = self[path.head] ?? .object(FieldMap())
-            guard top.set(path.components.dropFirst(), to: newValue) else { return }
-            self[path.head] = top
+        set { _ = set(path, to: newValue) }
+    }
+
+    /// Sets (or with `nil` removes) the field at `path`, creating missing
+    /// objects on the way; `false` if a value that is not an object is in
+    /// the way (`[a][b]` when `a` is a string), and nothing changes.
+    @discardableResult
+    public mutating func set(_ path: FieldPath, to newValue: FieldValue?) -> Bool {
+        guard path.components.count > 1 else {
+            self[path.head] = newValue
+            return true
         }
+        var top = self[path.head] ?? .object(FieldMap())
+        guard top.set(path.components.dropFirst(), to: newValue) else { return newValue == nil }
+        self[path.head] = top
+        return true
     }
 
     /// Whether a top-level field is present.

@@ -29,7 +29,7 @@ extension Transform {
     public static func set(_ fields: [(FieldPath, SetValue)], overwrite: Bool = true) -> Transform {
         Transform(kind: overwrite ? "set" : "add") { record in
             for (path, value) in fields where overwrite || record.value[path] == nil {
-                record.value[path] = value.value(for: record.value)
+                guard record.value.set(path, to: value.value(for: record.value)) else { return .notAnObject(path) }
             }
             return .keep
         }
@@ -40,8 +40,8 @@ extension Transform {
         Transform(kind: "rename") { record in
             for (from, to) in pairs {
                 guard let value = record.value[from] else { continue }
+                guard record.value.set(to, to: value) else { return .notAnObject(to) }
                 record.value[from] = nil
-                record.value[to] = value
             }
             return .keep
         }
@@ -51,7 +51,8 @@ extension Transform {
     public static func copy(_ pairs: [(FieldPath, FieldPath)]) -> Transform {
         Transform(kind: "copy") { record in
             for (from, to) in pairs {
-                if let value = record.value[from] { record.value[to] = value }
+                guard let value = record.value[from] else { continue }
+                guard record.value.set(to, to: value) else { return .notAnObject(to) }
             }
             return .keep
         }
@@ -156,6 +157,13 @@ extension Transform {
     }
 }
 
+extension TransformResult {
+    /// The failure of writing below a value that is not an object.
+    static func notAnObject(_ path: FieldPath) -> TransformResult {
+        .failed("cannot set \(path): a value on the way there is not an object")
+    }
+}
+
 extension FieldValue {
     /// This value as `conversion` asks, or `nil` if it does not convert.
     func converted(to conversion: Conversion) -> FieldValue? {
@@ -194,5 +202,25 @@ extension StringProtocol {
         let start = firstIndex { !$0.isWhitespace } ?? endIndex
         let end = lastIndex { !$0.isWhitespace }.map(index(after:)) ?? start
         return self[start..<end]
+    }
+}
+
+extension Transform {
+    /// Reads the time in `source` with the first of `formats` that matches,
+    /// writes it to `target` as ISO 8601 in UTC and makes it the record's
+    /// timestamp (as Logstash's `date` filter sets `@timestamp`). A present
+    /// value that no format reads fails the step; a missing one is skipped.
+    public static func date(source: FieldPath, formats: [DateFormat], target: FieldPath,
+                            defaultOffsetSeconds: Int = 0) -> Transform {
+        Transform(kind: "date") { record in
+            guard let value = record.value[source] else { return .keep }
+            let text = value.text
+            guard let milliseconds = formats.lazy.compactMap({ $0.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) }).first else {
+                return .failed("\(source) '\(text)' matches none of \(formats.map(\.description))")
+            }
+            record.value[target] = .string(iso8601(milliseconds: milliseconds))
+            record.timestamp = milliseconds
+            return .keep
+        }
     }
 }

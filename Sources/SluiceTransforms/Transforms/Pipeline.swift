@@ -32,7 +32,12 @@ public struct Pipeline: Sendable {
         let run = Self.compile(steps)
         return { record, emit in
             var record = record
-            _ = try run(&record, emit)
+            // Steps that let an event through to their end would lose it: a
+            // checked topology never does; a hand-built one dead-letters it.
+            if try run(&record, emit) {
+                throw ProcessingError(processor: "steps", underlying: TransformFailure(
+                    transform: "steps", reason: "the steps ended without sending the event to a destination"))
+            }
         }
     }
 
@@ -61,14 +66,15 @@ public struct Pipeline: Sendable {
             let holds = condition.makeEvaluator()
             let yes = compile(then), no = compile(otherwise)
             return { record, emit in holds(record.value) ? try yes(&record, emit) : try no(&record, emit) }
-        case .route(_, let rules):
+        case .route(let name, let rules):
             let compiled = rules.map { (holds: $0.condition?.makeEvaluator(), destination: $0.destination) }
             return { record, emit in
                 for rule in compiled where rule.holds?(record.value) ?? true {
                     try emit(rule.destination, record)
-                    break
+                    return false
                 }
-                return false
+                throw ProcessingError(processor: name, underlying: TransformFailure(
+                    transform: "route", reason: "no rule matched and the route has no default"))
             }
         case .emit(_, let destination):
             return { record, emit in

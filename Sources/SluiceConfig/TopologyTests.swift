@@ -1,0 +1,80 @@
+import SluiceTransforms
+
+/// A test case kept in a topology file: input records and, per destination,
+/// the records expected there.
+public struct TopologyTestCase: Sendable {
+    /// What the case shows.
+    public var name: String
+    /// Input values, in the first source's format.
+    public var inputs: [[UInt8]]
+    /// Per destination name: the records expected there, in order. Each lists
+    /// the fields that must hold these values; other fields are not checked.
+    /// A destination not named must receive nothing.
+    public var expected: [String: [FieldMap]]
+    /// Substrings of the reasons of the records expected in the dead-letter
+    /// topic, in order (`""` matches any reason).
+    public var deadLetters: [String]
+}
+
+/// What a test case found.
+public struct TopologyTestResult: Sendable {
+    /// The case.
+    public var name: String
+    /// Every difference between expected and actual; empty when it passed.
+    public var differences: [String]
+    /// Whether it passed.
+    public var passed: Bool { differences.isEmpty }
+}
+
+extension TopologySpec {
+    /// Runs the test cases without Kafka.
+    public func runTests() -> [TopologyTestResult] {
+        tests.map { test in
+            let dry = DryRun(self)
+            var actual: [String: [Event]] = [:]
+            var reasons: [String] = []
+            for input in test.inputs {
+                for output in dry.process(value: input) {
+                    switch output {
+                    case .destination(let name, _, _, let event): actual[name, default: []].append(event)
+                    case .deadLetter(_, _, _, let step, let reason): reasons.append("\(step): \(reason)")
+                    }
+                }
+            }
+            return TopologyTestResult(name: test.name, differences: differences(test, actual, reasons))
+        }
+    }
+
+    private func differences(_ test: TopologyTestCase, _ actual: [String: [Event]], _ reasons: [String]) -> [String] {
+        var out: [String] = []
+        for name in Set(actual.keys).union(test.expected.keys).sorted() {
+            let expected = test.expected[name] ?? [], got = actual[name] ?? []
+            if expected.count != got.count {
+                out.append("\(name): expected \(expected.count) record\(expected.count == 1 ? "" : "s"), got \(got.count)")
+            }
+            for (i, event) in got.enumerated() {
+                guard i < expected.count else {
+                    out.append("  \(name) #\(i + 1) unexpected: \(String(decoding: event.json(), as: UTF8.self))")
+                    continue
+                }
+                for (key, value) in zip(expected[i].keys, expected[i].values) {
+                    let path = (try? FieldPath(key)) ?? FieldPath(components: [key])
+                    let found = event[path]
+                    if !Condition.equal(found, value) {
+                        out.append("  \(name) #\(i + 1) \(path): expected \(value.text), got \(found.map(\.text) ?? "nothing")")
+                    }
+                }
+            }
+            for i in got.count..<max(got.count, expected.count) {
+                out.append("  \(name) #\(i + 1) missing: \(String(decoding: JSONWriter.encode(.object(expected[i])), as: UTF8.self))")
+            }
+        }
+        if reasons.count != test.deadLetters.count {
+            out.append("dead letters: expected \(test.deadLetters.count), got \(reasons.count)\(reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))")
+        }
+        for (i, (expected, reason)) in zip(test.deadLetters, reasons).enumerated() where !expected.isEmpty && !reason.contains(expected) {
+            out.append("  dead letter #\(i + 1): expected a reason containing '\(expected)', got '\(reason)'")
+        }
+        return out
+    }
+}

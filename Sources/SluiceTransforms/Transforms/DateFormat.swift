@@ -1,0 +1,249 @@
+/// A way to read a timestamp, as Logstash's `date` filter names them:
+/// `ISO8601`, `UNIX` (seconds, fractions allowed), `UNIX_MS`, or a Joda-style
+/// pattern such as `dd/MMM/yyyy:HH:mm:ss Z`.
+///
+/// Pattern letters: `yyyy`/`yy` year, `M`/`MM` month number, `MMM`/`MMMM`
+/// English month name, `d`/`dd` day, `H`/`HH` hour (0–23), `m`/`mm`,
+/// `s`/`ss`, `S…` fraction of a second, `Z` offset `+hhmm`, `ZZ` offset
+/// `+hh:mm`, `ZZZ` `UTC`/`Z`, `EEE`/`EEEE` day name (read and ignored);
+/// text in single quotes and any other character match themselves.
+/// A time without an offset is read in `defaultOffset` (UTC unless set).
+public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Sendable, Equatable {
+        case iso8601, unix, unixMilliseconds
+        case pattern([Token])
+    }
+
+    enum Token: Sendable, Equatable {
+        case year(digits: Int), month(digits: Int), monthName, day, hour, minute, second, fraction, offset(colon: Bool),
+             zoneName, dayName, literal(Character)
+    }
+
+    let kind: Kind
+    /// The format as written.
+    public let description: String
+
+    /// Why a pattern is not understood.
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        /// What was expected.
+        public var description: String
+    }
+
+    /// ISO 8601, as `ISO8601` names it.
+    public static let iso8601 = DateFormat(kind: .iso8601, description: "ISO8601")
+
+    private init(kind: Kind, description: String) {
+        self.kind = kind
+        self.description = description
+    }
+
+    /// Parses a format name or pattern.
+    public init(_ text: String) throws(ParseError) {
+        description = text
+        switch text {
+        case "ISO8601": kind = .iso8601
+        case "UNIX": kind = .unix
+        case "UNIX_MS": kind = .unixMilliseconds
+        default: kind = .pattern(try Self.tokens(text))
+        }
+    }
+
+    private static func tokens(_ text: String) throws(ParseError) -> [Token] {
+        let chars = Array(text)
+        var tokens: [Token] = []
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            var n = 1
+            while i + n < chars.count, chars[i + n] == c { n += 1 }
+            switch c {
+            case "y": tokens.append(.year(digits: n == 2 ? 2 : 4))
+            case "M": tokens.append(n >= 3 ? .monthName : .month(digits: n))
+            case "d": tokens.append(.day)
+            case "H": tokens.append(.hour)
+            case "m": tokens.append(.minute)
+            case "s": tokens.append(.second)
+            case "S": tokens.append(.fraction)
+            case "Z": tokens.append(n >= 3 ? .zoneName : .offset(colon: n == 2))
+            case "E": tokens.append(.dayName)
+            case "'":
+                guard let close = chars[(i + 1)...].firstIndex(of: "'") else {
+                    throw ParseError(description: "expected a closing ' in date pattern '\(text)'")
+                }
+                tokens += chars[(i + 1)..<close].map(Token.literal)
+                n = close - i + 1
+            default:
+                if c.isLetter { throw ParseError(description: "unknown letter '\(c)' in date pattern '\(text)'") }
+                tokens += Array(repeating: .literal(c), count: n)
+            }
+            i += n
+        }
+        return tokens
+    }
+
+    /// Milliseconds since the epoch, or `nil` if `text` does not match.
+    public func parse(_ text: String, defaultOffsetSeconds: Int = 0) -> Int64? {
+        switch kind {
+        case .unix: return Double(text).flatMap { $0.isFinite ? Int64(($0 * 1000).rounded()) : nil }
+        case .unixMilliseconds: return Int64(text) ?? Double(text).flatMap { $0.isFinite ? Int64($0) : nil }
+        case .iso8601:
+            var reader = DateReader(text)
+            return reader.readISO8601(defaultOffset: defaultOffsetSeconds)
+        case .pattern(let tokens):
+            var reader = DateReader(text)
+            return reader.read(tokens, defaultOffset: defaultOffsetSeconds)
+        }
+    }
+}
+
+/// Reads the parts of a date from text.
+struct DateReader {
+    private let chars: [Character]
+    private var i = 0
+    private var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millisecond = 0
+    private var offset: Int?
+
+    init(_ text: String) { chars = Array(text) }
+
+    static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+    mutating func read(_ tokens: [DateFormat.Token], defaultOffset: Int) -> Int64? {
+        for token in tokens {
+            switch token {
+            case .year(let digits):
+                guard let y = number(min: digits, max: digits == 2 ? 2 : 4) else { return nil }
+                year = digits == 2 ? 2000 + y : y
+            case .month(let digits): guard let m = number(min: digits, max: 2) else { return nil }; month = m
+            case .monthName: guard let m = monthName() else { return nil }; month = m
+            case .day: guard let d = number(min: 1, max: 2) else { return nil }; day = d
+            case .hour: guard let h = number(min: 1, max: 2) else { return nil }; hour = h
+            case .minute: guard let m = number(min: 1, max: 2) else { return nil }; minute = m
+            case .second: guard let s = number(min: 1, max: 2) else { return nil }; second = s
+            case .fraction: guard readFraction() else { return nil }
+            case .offset: guard readOffset() else { return nil }
+            case .zoneName: guard readOffset() || word() == "UTC" else { return nil }; offset = offset ?? 0
+            case .dayName: guard word() != nil else { return nil }
+            case .literal(let c): guard i < chars.count, chars[i] == c else { return nil }; i += 1
+            }
+        }
+        return i == chars.count ? epochMilliseconds(defaultOffset) : nil
+    }
+
+    /// `yyyy-MM-dd[T| ]HH:mm[:ss[.S…]][Z|±hh[:mm]]`, or a date alone.
+    mutating func readISO8601(defaultOffset: Int) -> Int64? {
+        guard let y = number(min: 4, max: 4), literal("-"), let m = number(min: 2, max: 2), literal("-"),
+              let d = number(min: 2, max: 2) else { return nil }
+        (year, month, day) = (y, m, d)
+        if i < chars.count {
+            guard literal("T") || literal(" "), let h = number(min: 2, max: 2), literal(":"), let mi = number(min: 2, max: 2) else { return nil }
+            (hour, minute) = (h, mi)
+            if literal(":") {
+                guard let s = number(min: 2, max: 2) else { return nil }
+                second = s
+                if literal(".") || literal(",") { guard readFraction() else { return nil } }
+            }
+            if i < chars.count { guard readOffset() else { return nil } }
+        }
+        return i == chars.count ? epochMilliseconds(defaultOffset) : nil
+    }
+
+    private mutating func literal(_ c: Character) -> Bool {
+        guard i < chars.count, chars[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    private mutating func number(min: Int, max: Int) -> Int? {
+        var value = 0, n = 0
+        while n < max, i < chars.count, let digit = chars[i].wholeNumberValue, chars[i].isASCII {
+            value = value * 10 + digit
+            i += 1
+            n += 1
+        }
+        return n >= min ? value : nil
+    }
+
+    private mutating func readFraction() -> Bool {
+        let start = i
+        var scale = 100
+        while i < chars.count, chars[i].isASCII, let digit = chars[i].wholeNumberValue {
+            millisecond += digit * scale
+            scale /= 10
+            i += 1
+        }
+        return i > start
+    }
+
+    /// `Z`, `+hh`, `+hhmm` or `+hh:mm`.
+    private mutating func readOffset() -> Bool {
+        if literal("Z") { offset = 0; return true }
+        guard i < chars.count, chars[i] == "+" || chars[i] == "-" else { return false }
+        let sign = chars[i] == "-" ? -1 : 1
+        i += 1
+        guard let h = number(min: 2, max: 2) else { return false }
+        _ = literal(":")
+        let m = number(min: 2, max: 2) ?? 0
+        offset = sign * (h * 3600 + m * 60)
+        return true
+    }
+
+    private mutating func monthName() -> Int? {
+        guard let w = word(), w.count >= 3, let index = Self.months.firstIndex(of: String(w.prefix(3)).lowercased()) else { return nil }
+        return index + 1
+    }
+
+    private mutating func word() -> String? {
+        let start = i
+        while i < chars.count, chars[i].isLetter { i += 1 }
+        return i > start ? String(chars[start..<i]) : nil
+    }
+
+    private func epochMilliseconds(_ defaultOffset: Int) -> Int64? {
+        guard (1...12).contains(month), (1...daysIn(month, year)).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        let days = Self.daysFromCivil(year, month, day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offset ?? defaultOffset)
+        return seconds * 1000 + Int64(millisecond)
+    }
+
+    private func daysIn(_ month: Int, _ year: Int) -> Int {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func daysFromCivil(_ y: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y - 1 : y
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
+
+/// Milliseconds since the epoch as ISO 8601 in UTC with milliseconds, as
+/// Logstash writes `@timestamp`: `2013-12-11T08:01:45.000Z`.
+public func iso8601(milliseconds: Int64) -> String {
+    let seconds = Int(milliseconds.dividingFloor(by: 1000)), ms = Int(milliseconds - Int64(seconds) * 1000)
+    let days = seconds.dividingFloor(by: 86_400), secondOfDay = seconds - days * 86_400
+    // Civil date from days (inverse of daysFromCivil).
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let d = doy - (153 * mp + 2) / 5 + 1
+    let m = mp < 10 ? mp + 3 : mp - 9
+    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    func pad(_ v: Int, _ n: Int) -> String { String(repeating: "0", count: max(0, n - String(v).count)) + String(v) }
+    return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(ms, 3))Z"
+}
+
+extension BinaryInteger {
+    /// Division rounding toward negative infinity.
+    func dividingFloor(by divisor: Self) -> Self {
+        let q = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// The `sluice` binary's topology commands, as a user runs them (no services needed).
+@Suite struct CLITests {
+    private func sluice(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent("sluice")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    private func temporaryFile(_ text: String) throws -> String {
+        let path = Services.temporaryDirectory() + "/topology.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func validateAndTestPassOnEveryExampleTopology() throws {
+        let examples = TopologyFileIntegrationTests.examples
+        let validate = try sluice(["validate"] + examples)
+        #expect(validate.status == 0, "\(validate.output)")
+        #expect(validate.output.contains("valid"))
+        let test = try sluice(["test"] + examples)
+        #expect(test.status == 0, "\(test.output)")
+        #expect(test.output.contains(" 0 failed"))
+    }
+
+    @Test func validateExitsTwoAndPrintsEachProblemWithItsPosition() throws {
+        let file = try temporaryFile("application: x\nsources: [{ topics: [a], format: jsn }]\ndestinations: {}\nsteps: [{ to: b }]\n")
+        let result = try sluice(["validate", file])
+        #expect(result.status == 2)
+        #expect(result.output.contains("\(file):2:34: unknown source format 'jsn'; did you mean 'json'?"), "\(result.output)")
+        #expect(result.output.contains("\(file):4:15: unknown destination 'b'"), "\(result.output)")
+    }
+
+    @Test func aFailingTestCaseExitsOneWithItsDifferences() throws {
+        let file = try temporaryFile("""
+            application: x
+            sources: [{ topics: [a], format: text }]
+            destinations: { out: { topic: o } }
+            steps: [{ to: out }]
+            tests:
+              - name: lines keep their text
+                input: [hello]
+                expect: { out: [{ message: bye }] }
+            """)
+        let result = try sluice(["test", file])
+        #expect(result.status == 1)
+        #expect(result.output.contains("FAIL \(file): lines keep their text"))
+        #expect(result.output.contains("out #1 message: expected bye, got hello"), "\(result.output)")
+    }
+
+    @Test func aDryRunPrintsOneJSONObjectPerOutput() throws {
+        let file = try temporaryFile("""
+            application: x
+            sources: [{ topics: [a], format: text }]
+            destinations: { out: { topic: o } }
+            steps: [{ where: '[message] != "skip"' }, { set: { n: 1 } }, { to: out }]
+            """)
+        let input = Services.temporaryDirectory() + "/lines.txt"
+        try "one\nskip\ntwo\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let result = try sluice(["run", file, "--dry-run", "--input", input])
+        #expect(result.status == 0)
+        #expect(result.output == """
+            {"destination":"out","key":null,"value":{"message":"one","n":1}}
+            {"destination":"out","key":null,"value":{"message":"two","n":1}}
+
+            """)
+    }
+}
