@@ -18,7 +18,7 @@ public struct ProcessingError: Error, CustomStringConvertible {
 /// Runs a node's own code, attributing what it throws to the node. Errors
 /// already attributed (thrown further downstream) pass through unchanged.
 @inlinable @inline(__always)
-func attributed<T>(to processor: String, _ body: () throws -> T) throws -> T {
+public func attributed<T>(to processor: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch {

@@ -28,7 +28,7 @@ public final class DryRun {
         defer { offset += 1 }
         var outputs: [Output] = []
         do {
-            let event = try attributedTo("decode-\(spec.sources[source].format.rawValue)-\(source)") {
+            let event = try attributed(to: spec.decodeStepName(source: source)) {
                 try spec.sources[source].format.decode(value)
             }
             let record = Record(key: key, value: event, timestamp: timestamp,
@@ -45,28 +45,34 @@ public final class DryRun {
         }
         return outputs
     }
-
-    private func attributedTo<T>(_ step: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw ProcessingError(processor: step, underlying: error) }
-    }
 }
 
 extension DryRun.Output {
     /// The output as one JSON line: `{"destination": …, "key": …, "value": …}`,
-    /// plus `"error": {"step": …, "reason": …}` for a dead letter.
+    /// plus `"error": {"step": …, "reason": …}` for a dead letter. An event is
+    /// written with its own encoding, so untouched fields keep their bytes.
     public func jsonLine() -> [UInt8] {
-        var map = FieldMap()
+        func text(_ bytes: [UInt8]?) -> FieldValue { bytes.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
+        let (destination, key): (String, [UInt8]?)
         switch self {
-        case .destination(let name, _, let key, let event):
-            map["destination"] = .string(name)
-            map["key"] = key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
-            map["value"] = .object(event.fields)
-        case .deadLetter(let topic, let key, let value, let step, let reason):
-            map["destination"] = .string(topic)
-            map["key"] = key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
-            map["value"] = value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
-            map["error"] = .object(FieldMap([("step", .string(step)), ("reason", .string(reason))]))
+        case .destination(let name, _, let k, _): (destination, key) = (name, k)
+        case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
-        return JSONWriter.encode(.object(map))
+        var writer = JSONWriter()
+        writer.out += Array(#"{"destination":"#.utf8)
+        writer.write(string: destination)
+        writer.out += Array(#","key":"#.utf8)
+        writer.write(text(key))
+        writer.out += Array(#","value":"#.utf8)
+        switch self {
+        case .destination(_, _, _, let event):
+            writer.out += event.json()
+        case .deadLetter(_, _, let value, let step, let reason):
+            writer.write(text(value))
+            writer.out += Array(#","error":"#.utf8)
+            writer.write(.object(FieldMap([("step", .string(step)), ("reason", .string(reason))])))
+        }
+        writer.out.append(UInt8(ascii: "}"))
+        return writer.out
     }
 }

@@ -130,17 +130,11 @@ struct StepReader {
 
     func condition(_ node: Node) -> Condition? {
         guard let text = reader.string(node, "a condition") else { return nil }
-        do { return try Condition(text) } catch {
-            reader.report(node, "bad condition: \(error.message)", offset: error.offset)
-            return nil
-        }
+        return reader.checked(node, "bad condition") { try Condition(text) }
     }
 
     func field(_ node: Node, _ text: String) -> FieldPath? {
-        do { return try FieldPath(text) } catch {
-            reader.report(node, "bad field reference: \(error.message)", offset: error.offset)
-            return nil
-        }
+        reader.checked(node, "bad field reference") { try FieldPath(text) }
     }
 
     func destination(_ node: Node) -> Int? {

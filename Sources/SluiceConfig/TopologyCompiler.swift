@@ -58,7 +58,7 @@ extension TopologySpec {
         let decoded = sources.enumerated().map { i, source in
             let format = source.format
             return builder.stream(source.topics, named: "source-\(i)")
-                .mapValues(named: "decode-\(format.rawValue)-\(i)") { try format.decode($0.value) }
+                .mapValues(named: decodeStepName(source: i)) { try format.decode($0.value) }
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline
@@ -67,6 +67,10 @@ extension TopologySpec {
             .to(named: "destinations", topic: { topics[$0.value.destination] }) { $0.event.json() }
         return try builder.build()
     }
+
+    /// The name of the node that decodes source `source`'s values; the
+    /// dead-letter header names it for a record that does not decode.
+    func decodeStepName(source: Int) -> String { "decode-\(sources[source].format.rawValue)-\(source)" }
 
     /// The engine configuration: application id, Kafka properties, guarantee,
     /// threads, commit interval and dead-letter topic from the file, with

@@ -115,7 +115,7 @@ public enum TopologyLoader {
             case (nil, let p?):
                 if let pattern = reader.string(p, "a topic pattern") {
                     if !pattern.hasPrefix("^") { reader.report(p, "expected a topic pattern starting with '^' (librdkafka's rule)") }
-                    do { _ = try PCRERegex(pattern) } catch { reader.report(p, "bad topic pattern: \(error)") }
+                    _ = reader.checked(p, "bad topic pattern") { try PCRERegex(pattern) }
                     topics = [pattern]
                 }
             case (_?, _?): reader.report(item, "expected either topics or pattern in a source, not both")
@@ -145,7 +145,7 @@ public enum TopologyLoader {
                 if case .scalar = node { return reader.string(node, "an input record").map { Array($0.utf8) } }
                 return reader.value(node, "an input record").map(JSONWriter.encode)
             }
-            var expected: [String: [FieldMap]] = [:], deadLetters: [String] = []
+            var expected: [String: [[ExpectedField]]] = [:], deadLetters: [String] = []
             for (keyNode, value) in expectations {
                 guard let destination = reader.string(keyNode, "a destination name") else { continue }
                 if destination == "dead_letter" {
@@ -157,15 +157,15 @@ public enum TopologyLoader {
                     continue
                 }
                 guard let records = reader.sequence(value, "the records expected in \(destination)") else { continue }
-                expected[destination] = records.compactMap { record -> FieldMap? in
+                expected[destination] = records.compactMap { record -> [ExpectedField]? in
                     guard case .object(let map)? = reader.value(record, "an expected record") else {
                         reader.report(record, "expected an expected record as a mapping of fields to values")
                         return nil
                     }
-                    for key in map.keys {
-                        do throws(FieldPath.ParseError) { _ = try FieldPath(key) } catch { reader.report(record, "bad field reference '\(key)': \(error.message)") }
+                    let fields = zip(map.keys, map.values).compactMap { key, value in
+                        reader.checked(record, "bad field reference '\(key)'") { ExpectedField(path: try FieldPath(key), value: value) }
                     }
-                    return map
+                    return fields.count == map.count ? fields : nil
                 }
             }
             return TopologyTestCase(name: name, inputs: inputs, expected: expected, deadLetters: deadLetters)

@@ -10,10 +10,18 @@ public struct TopologyTestCase: Sendable {
     /// Per destination name: the records expected there, in order. Each lists
     /// the fields that must hold these values; other fields are not checked.
     /// A destination not named must receive nothing.
-    public var expected: [String: [FieldMap]]
+    public var expected: [String: [[ExpectedField]]]
     /// Substrings of the reasons of the records expected in the dead-letter
     /// topic, in order (`""` matches any reason).
     public var deadLetters: [String]
+}
+
+/// A field an expected record names, and the value it must hold.
+public struct ExpectedField: Sendable {
+    /// The field.
+    public var path: FieldPath
+    /// Its value.
+    public var value: FieldValue
 }
 
 /// What a test case found.
@@ -57,16 +65,14 @@ extension TopologySpec {
                     out.append("  \(name) #\(i + 1) unexpected: \(String(decoding: event.json(), as: UTF8.self))")
                     continue
                 }
-                for (key, value) in zip(expected[i].keys, expected[i].values) {
-                    let path = (try? FieldPath(key)) ?? FieldPath(components: [key])
-                    let found = event[path]
-                    if !Condition.equal(found, value) {
-                        out.append("  \(name) #\(i + 1) \(path): expected \(value.text), got \(found.map(\.text) ?? "nothing")")
-                    }
+                for field in expected[i] where !Condition.equal(event[field.path], field.value) {
+                    let found = event[field.path].map(\.text) ?? "nothing"
+                    out.append("  \(name) #\(i + 1) \(field.path): expected \(field.value.text), got \(found)")
                 }
             }
             for i in got.count..<max(got.count, expected.count) {
-                out.append("  \(name) #\(i + 1) missing: \(String(decoding: JSONWriter.encode(.object(expected[i])), as: UTF8.self))")
+                let fields = FieldMap(expected[i].map { ($0.path.description, $0.value) })
+                out.append("  \(name) #\(i + 1) missing: \(String(decoding: JSONWriter.encode(.object(fields)), as: UTF8.self))")
             }
         }
         if reasons.count != test.deadLetters.count {

@@ -11,10 +11,7 @@ extension StepReader {
             return pairs(body, kind) { key, value -> (FieldPath, SetValue)? in
                 guard let path = field(key, keyText(key)), let literal = reader.value(value, "the value of \(path)") else { return nil }
                 if case .string(let text) = literal, text.contains("%{") {
-                    do throws(FieldPath.ParseError) { return (path, .template(try Template(text))) } catch {
-                        reader.report(value, "bad %{field} reference: \(error.message)", offset: error.offset)
-                        return nil
-                    }
+                    return reader.checked(value, "bad %{field} reference") { (path, .template(try Template(text))) }
                 }
                 return (path, .literal(literal))
             }.map { Transform.set($0, overwrite: kind == "set") }
@@ -63,12 +60,7 @@ extension StepReader {
                                          required: ["field", "formats"]),
                   let fieldNode = f["field"], let text = reader.string(fieldNode, "a field"), let source = field(fieldNode, text),
                   let formatsNode = f["formats"], let texts = reader.strings(formatsNode, "date formats") else { return nil }
-            var formats: [DateFormat] = []
-            for text in texts {
-                do throws(DateFormat.ParseError) { formats.append(try DateFormat(text)) } catch {
-                    reader.report(formatsNode, "bad date format: \(error)")
-                }
-            }
+            let formats = texts.compactMap { text in reader.checked(formatsNode, "bad date format") { try DateFormat(text) } }
             var target = FieldPath(components: ["@timestamp"])
             if let t = f["target"] {
                 guard let text = reader.string(t, "a field"), let path = field(t, text) else { return nil }
@@ -84,10 +76,7 @@ extension StepReader {
 
     func regex(_ node: Node) -> PCRERegex? {
         guard let pattern = reader.string(node, "a regular expression") else { return nil }
-        do { return try PCRERegex(pattern) } catch {
-            reader.report(node, "bad regular expression: \(error.message)", offset: error.offset)
-            return nil
-        }
+        return reader.checked(node, "bad regular expression") { try PCRERegex(pattern) }
     }
 
     /// `UTC`, `Z` or a fixed offset `+hh:mm`, in seconds east of UTC.

@@ -26,12 +26,28 @@ final class YAMLReader {
 
     // MARK: Reporting
 
-    /// Records a problem at `node`, `offset` characters into its scalar text.
+    /// Records a problem at `node`, `offset` characters into its text when
+    /// it is a scalar.
     func report(_ node: Node, _ message: String, offset: Int = 0) {
         let line = node.mark?.line ?? 1
-        var column = (node.mark?.column ?? 1) + offset
-        if offset > 0, case .scalar(let s) = node, s.style == .singleQuoted || s.style == .doubleQuoted { column += 1 }
+        var column = node.mark?.column ?? 1
+        if offset > 0, case .scalar(let s) = node {
+            column += offset + (s.style == .singleQuoted || s.style == .doubleQuoted ? 1 : 0)
+        }
         report(line: line, column: column, message)
+    }
+
+    /// What `make` builds from `node`'s text, or `nil` after reporting its
+    /// error as "`label`: message", at the error's offset when it has one.
+    func checked<T>(_ node: Node, _ label: String, _ make: () throws -> T) -> T? {
+        do {
+            return try make()
+        } catch let error as any PositionedError {
+            report(node, "\(label): \(error.message)", offset: error.offset)
+        } catch {
+            report(node, "\(label): \(error)")
+        }
+        return nil
     }
 
     func report(line: Int, column: Int, _ message: String) {
@@ -219,3 +235,13 @@ final class YAMLReader {
         return nil
     }
 }
+
+/// An error that knows how far into a scalar's text it arose.
+protocol PositionedError: Error {
+    var message: String { get }
+    var offset: Int { get }
+}
+
+extension ConditionError: PositionedError {}
+extension FieldPath.ParseError: PositionedError {}
+extension PCRERegex.CompileError: PositionedError {}

@@ -37,22 +37,20 @@ extension Transform {
 
     /// Moves fields to new names; a missing source is skipped.
     public static func rename(_ pairs: [(FieldPath, FieldPath)]) -> Transform {
-        Transform(kind: "rename") { record in
-            for (from, to) in pairs {
-                guard let value = record.value[from] else { continue }
-                guard record.value.set(to, to: value) else { return .notAnObject(to) }
-                record.value[from] = nil
-            }
-            return .keep
-        }
+        transfer("rename", pairs, keepingSource: false)
     }
 
     /// Copies fields to new names, replacing what is there.
     public static func copy(_ pairs: [(FieldPath, FieldPath)]) -> Transform {
-        Transform(kind: "copy") { record in
+        transfer("copy", pairs, keepingSource: true)
+    }
+
+    private static func transfer(_ kind: String, _ pairs: [(FieldPath, FieldPath)], keepingSource: Bool) -> Transform {
+        Transform(kind: kind) { record in
             for (from, to) in pairs {
                 guard let value = record.value[from] else { continue }
                 guard record.value.set(to, to: value) else { return .notAnObject(to) }
+                if !keepingSource { record.value[from] = nil }
             }
             return .keep
         }

@@ -56,9 +56,7 @@ public struct Pipeline: Sendable {
         switch step {
         case .transform(let name, let transform, let policy):
             let run = transform.handlingFailures(policy)()
-            return { record, _ in
-                do { return try run(&record) } catch { throw ProcessingError(processor: name, underlying: error) }
-            }
+            return { record, _ in try attributed(to: name) { try run(&record) } }
         case .filter(_, let condition):
             let holds = condition.makeEvaluator()
             return { record, _ in holds(record.value) }
