@@ -28,11 +28,9 @@ public final class DryRun {
         defer { offset += 1 }
         var outputs: [Output] = []
         do {
-            let event = try attributed(to: spec.decodeStepName(source: source)) {
-                try spec.sources[source].format.decode(value)
-            }
-            let record = Record(key: key, value: event, timestamp: timestamp,
-                                provenance: Provenance(topic: topic, partition: 0, offset: offset))
+            let input = Record(key: key, value: value, timestamp: timestamp,
+                               provenance: Provenance(topic: topic, partition: 0, offset: offset))
+            let record = try attributed(to: spec.decodeStepName(source: source)) { try spec.sources[source].read(input) }
             try run(record) { index, out in
                 let d = spec.destinations[index]
                 outputs.append(.destination(name: d.name, topic: d.topic, key: out.key, event: out.value))

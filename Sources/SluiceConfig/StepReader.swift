@@ -9,11 +9,13 @@ struct StepReader {
     private var counter = 0
 
     static let kinds = ["where", "filter", "if", "route", "to", "drop", "set", "add", "rename", "copy", "remove", "tag",
-                        "convert", "lowercase", "uppercase", "strip", "gsub", "json", "truncate", "date"]
+                        "convert", "lowercase", "uppercase", "strip", "gsub", "json", "truncate", "date", "grok",
+                        "dissect", "kv", "fingerprint", "insert_timestamp"]
     /// Keys any step may carry besides its kind.
     static let common = ["name", "on_failure"]
     /// Kinds whose failures `on_failure` governs, with their default tag (Logstash's names).
-    static let failureTags = ["convert": "_convertfailure", "json": "_jsonparsefailure", "gsub": "_gsubfailure",
+    static let failureTags = ["grok": "_grokparsefailure", "dissect": "_dissectfailure", "kv": "_kv_filter_error",
+                              "fingerprint": "_fingerprintfailure", "insert_timestamp": "_mutate_error", "convert": "_convertfailure", "json": "_jsonparsefailure", "gsub": "_gsubfailure",
                               "date": "_dateparsefailure", "set": "_mutate_error", "add": "_mutate_error",
                               "rename": "_mutate_error", "copy": "_mutate_error"]
 

@@ -51,14 +51,29 @@ extension SourceFormat {
     }
 }
 
+extension SourceSpec {
+    /// A record as the steps see it: the value decoded and, when the source
+    /// names a timestamp field, the record time read from it. A time that
+    /// does not read keeps the Kafka record's and tags `_dateparsefailure`.
+    public func read(_ record: Record<[UInt8]?>) throws -> Record<Event> {
+        var out = record.withValue(try format.decode(record.value))
+        guard let timestamp, let value = out.value[timestamp.field] else { return out }
+        let text = value.text
+        if let ms = timestamp.formats.lazy.compactMap({ $0.parse(text, defaultOffsetSeconds: timestamp.defaultOffsetSeconds) }).first {
+            out.timestamp = ms
+        } else {
+            out.value.addTags(["_dateparsefailure"])
+        }
+        return out
+    }
+}
+
 extension TopologySpec {
     /// The engine topology: sources → decode → steps → destinations.
     public func topology() throws -> Topology {
         let builder = TopologyBuilder()
         let decoded = sources.enumerated().map { i, source in
-            let format = source.format
-            return builder.stream(source.topics, named: "source-\(i)")
-                .mapValues(named: decodeStepName(source: i)) { try format.decode($0.value) }
+            builder.stream(source.topics, named: "source-\(i)").map(named: decodeStepName(source: i)) { try source.read($0) }
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline

@@ -108,7 +108,7 @@ public enum TopologyLoader {
         guard let items = reader.sequence(node, "sources") else { return nil }
         if items.isEmpty { reader.report(node, "expected at least one source") }
         return items.compactMap { item in
-            guard let fields = reader.mapping(item, "a source", allowed: ["topics", "pattern", "format"], required: ["format"]) else { return nil }
+            guard let fields = reader.mapping(item, "a source", allowed: ["topics", "pattern", "format", "timestamp"], required: ["format"]) else { return nil }
             var topics: [String] = []
             switch (fields["topics"], fields["pattern"]) {
             case (let t?, nil): topics = reader.strings(t, "source topics") ?? []
@@ -122,8 +122,13 @@ public enum TopologyLoader {
             case (nil, nil): reader.report(item, "expected topics or pattern in a source")
             }
             let format = fields["format"].flatMap { reader.choice($0, "source format", as: SourceFormat.self) }
+            var timestamp: SourceTimestamp?
+            if let node = fields["timestamp"], node.scalar?.string != "kafka" {
+                guard let time = StepReader(reader: reader, destinations: []).timeField(node, "a source timestamp (kafka, or field and formats)") else { return nil }
+                timestamp = SourceTimestamp(field: time.field, formats: time.formats, defaultOffsetSeconds: time.offset)
+            }
             guard let format else { return nil }
-            return SourceSpec(topics: topics, format: format)
+            return SourceSpec(topics: topics, format: format, timestamp: timestamp)
         }
     }
 

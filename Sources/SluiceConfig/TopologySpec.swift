@@ -54,6 +54,18 @@ public struct SourceSpec: Sendable {
     public var topics: [String]
     /// How values are read.
     public var format: SourceFormat
+    /// Where the record time comes from; `nil` for the Kafka record's timestamp.
+    public var timestamp: SourceTimestamp?
+}
+
+/// A record time read from a field of the decoded event.
+public struct SourceTimestamp: Sendable {
+    /// The field holding the time.
+    public var field: FieldPath
+    /// The formats tried in order.
+    public var formats: [DateFormat]
+    /// The offset for times written without one, in seconds east of UTC.
+    public var defaultOffsetSeconds: Int
 }
 
 /// A named place records go.

@@ -245,3 +245,5 @@ protocol PositionedError: Error {
 extension ConditionError: PositionedError {}
 extension FieldPath.ParseError: PositionedError {}
 extension PCRERegex.CompileError: PositionedError {}
+extension Dissector.ParseError: PositionedError {}
+extension Grok.CompileError: PositionedError {}

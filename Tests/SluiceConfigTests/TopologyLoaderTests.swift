@@ -1,4 +1,5 @@
 import Foundation
+import Sluice
 import SluiceConfig
 import SluiceKafka
 import SluiceTransforms
@@ -76,6 +77,13 @@ import Testing
         ("set: { severity: low }", "set: [severity]", 21, 14, "expected set as a mapping of field: value"),
         ("tag: [alert]", "tga: [alert]", 19, 9, "found 'tga'; did you mean 'to' or 'tag'?"),
         ("- default: rest", "- default: rest\n      - when: '[x]'\n        to: rest", 25, 9, "expected the default rule last"),
+        ("tag: [alert]", "grok: { match: { message: '%{IPORHOST:ip} %{WROD:w}' } }", 19, 51,
+         "bad grok expression: unknown grok pattern 'WROD'; did you mean 'WORD'?"),
+        ("tag: [alert]", "grok: { match: { message: x }, patterns_files: [no-such-file] }", 19, 57, "cannot read the patterns file"),
+        ("tag: [alert]", "dissect: { mapping: { message: '%{a}%{b}' } }", 19, 45, "expected a delimiter between two fields"),
+        ("tag: [alert]", "kv: { field_split: '' }", 19, 28, "expected at least one character in field_split"),
+        ("tag: [alert]", "fingerprint: { fields: [a], encoding: hexa }", 19, 47, "unknown fingerprint encoding 'hexa'; did you mean 'hex'?"),
+        ("format: json", "format: json\n    timestamp: { field: time, formats: [dd/MMM/yyyy:HH:mm:ss Q] }", 12, 41, "bad date format"),
     ])
     func eachMistakeIsReportedWithItsPosition(_ find: String, _ replace: String, _ line: Int, _ column: Int, _ message: String) {
         let found = diagnostics(Self.valid.replacingOccurrences(of: find, with: replace))
@@ -83,6 +91,31 @@ import Testing
         #expect(found.first?.line == line && found.first?.column == column, "\(found)")
         #expect(found.first?.message.contains(message) == true, "\(found)")
         #expect(found.first?.description.hasPrefix("t.yaml:\(line):\(column): ") == true)
+    }
+
+    @Test func grokPatternFilesAreReadRelativeToTheTopologyFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-grok-\(UUID())")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("patterns"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "SHOP_ID shop-[0-9]+\n".write(to: dir.appendingPathComponent("patterns/shop"), atomically: true, encoding: .utf8)
+        let yaml = Self.valid.replacingOccurrences(of: "tag: [alert]", with: "grok: { match: { message: '%{SHOP_ID:shop}' }, patterns_files: [patterns/shop] }")
+        let file = dir.appendingPathComponent("t.yaml").path
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        let spec = try TopologyLoader.load(path: file)
+        let out = DryRun(spec).process(value: Array(#"{"service":"a","level":"ERROR","message":"order at shop-42"}"#.utf8))
+        guard case .destination(_, _, _, let event)? = out.first else { Issue.record("\(out)"); return }
+        #expect(event["shop"] == "shop-42")
+    }
+
+    @Test func aSourceTimestampFieldSetsTheRecordTimeAndAnUnreadableOneIsTagged() throws {
+        let yaml = Self.valid.replacingOccurrences(of: "format: json", with: "format: json\n    timestamp: { field: time, formats: [ISO8601] }")
+        let spec = try TopologyLoader.load(yaml: yaml, file: "t.yaml")
+        let record = Record<[UInt8]?>(key: nil, value: Array(#"{"time":"2024-03-01T12:00:00Z"}"#.utf8), timestamp: 5)
+        #expect(try spec.sources[0].read(record).timestamp == 1_709_294_400_000)
+        let bad = try spec.sources[0].read(record.withValue(Array(#"{"time":"yesterday"}"#.utf8)))
+        #expect(bad.timestamp == 5 && bad.value.tags == ["_dateparsefailure"])
+        let missing = try spec.sources[0].read(record.withValue(Array(#"{"x":1}"#.utf8)))
+        #expect(missing.timestamp == 5 && missing.value.tags.isEmpty)
     }
 
     @Test func everyProblemIsReportedAtOnce() {

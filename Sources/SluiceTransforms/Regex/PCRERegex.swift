@@ -19,12 +19,17 @@ public final class PCRERegex: Sendable {
         public var description: String { "\(message) at offset \(offset)" }
     }
 
-    /// Compiles `pattern` (UTF-8; `caseless` for `(?i)` semantics).
-    public init(_ pattern: String, caseless: Bool = false) throws(CompileError) {
+    /// Compiles `pattern` (UTF-8): `caseless` for `(?i)` semantics,
+    /// `dotAll` for a `.` that also matches newlines, `namedGroupsOnly` for
+    /// plain `( )` that group without capturing (grok's expansions).
+    public init(_ pattern: String, caseless: Bool = false, dotAll: Bool = false, namedGroupsOnly: Bool = false)
+        throws(CompileError) {
         var errorCode: Int32 = 0
         var errorOffset = 0
         var options = UInt32(PCRE2_UTF) | UInt32(PCRE2_NO_UTF_CHECK)
         if caseless { options |= UInt32(PCRE2_CASELESS) }
+        if dotAll { options |= UInt32(PCRE2_DOTALL) }
+        if namedGroupsOnly { options |= UInt32(PCRE2_NO_AUTO_CAPTURE) }
         var text = pattern
         let compiled = text.withUTF8 { p in
             pcre2_compile_8(p.baseAddress, p.count, options, &errorCode, &errorOffset, nil)

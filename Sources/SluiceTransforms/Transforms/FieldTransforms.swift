@@ -172,12 +172,12 @@ extension FieldValue {
         switch (conversion, self) {
         case (.string, _): return .string(text)
         case (.integer, .int): return self
-        case (.integer, .double(let d)): return d.isFinite ? .int(Int(d)) : nil
+        case (.integer, .double(let d)): return Int(exactly: d.rounded(.towardZero)).map(FieldValue.int)
         case (.integer, .bool(let b)): return .int(b ? 1 : 0)
         case (.integer, .string(let s)):
             let t = s.trimmingWhitespace()
             if let i = Int(t) { return .int(i) }
-            return Double(t).flatMap { $0.isFinite ? .int(Int($0)) : nil }
+            return Double(t).flatMap { FieldValue.double($0).converted(to: .integer) }
         case (.float, .int(let i)): return .double(Double(i))
         case (.float, .double): return self
         case (.float, .string(let s)): return Double(s.trimmingWhitespace()).map(FieldValue.double)
@@ -219,6 +219,29 @@ extension Transform {
             record.value[target] = .string(iso8601(milliseconds: milliseconds))
             record.timestamp = milliseconds
             return .keep
+        }
+    }
+}
+
+/// How `insert_timestamp` writes the record's time.
+public enum TimestampFormat: String, Sendable, CaseIterable {
+    /// Milliseconds since the epoch, a number (what Kafka Connect's InsertField writes for schemaless JSON).
+    case unixMilliseconds = "unix_ms"
+    /// ISO 8601 in UTC with milliseconds.
+    case iso8601
+}
+
+extension Transform {
+    /// Writes the record's timestamp (the Kafka record's, or what a `date`
+    /// step or the source's `timestamp` set) into `target`, as Kafka
+    /// Connect's InsertField transform does with `timestamp.field`.
+    public static func insertTimestamp(_ target: FieldPath, format: TimestampFormat = .unixMilliseconds) -> Transform {
+        Transform(kind: "insert_timestamp") { record in
+            let value: FieldValue = switch format {
+            case .unixMilliseconds: .int(Int(record.timestamp))
+            case .iso8601: .string(iso8601(milliseconds: record.timestamp))
+            }
+            return record.value.set(target, to: value) ? .keep : .notAnObject(target)
         }
     }
 }
