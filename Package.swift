@@ -36,7 +36,7 @@ let package = Package(
         ]),
         // Example topologies users start from, kept at the top level; each is tested.
         .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"], path: "topologies",
-                exclude: ["nginx-json-classify.yaml"]),
+                exclude: ["nginx-json-classify.yaml", "nginx-classify.yaml"]),
         .executableTarget(name: "sluice", dependencies: [
             "Sluice", "SluiceKafka", "SluiceConfig", "SluiceTransforms", "SluiceExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka"]),
         .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms", "Sluice"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
-        .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "Sluice", "SluiceKafka"]),
+        .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples"]),
     ],
     swiftLanguageModes: [.v6]

@@ -104,22 +104,32 @@ enum Services {
 
 /// A classify run's expected and observed placement of every record key.
 struct Placement {
-    let prefix: String
-    let dlq: String
+    /// The topics records may land in.
+    let topics: [String]
     /// Every key seen per topic, duplicates included.
     var seen: [String: [String]] = [:]
-    /// The topic each key belongs in.
+    /// The topic each key belongs in (a dropped record has none).
     var expected: [String: String] = [:]
 
     init(generator: NginxLogGenerator, count: Int, prefix: String, dlq: String) {
-        self.prefix = prefix
-        self.dlq = dlq
+        topics = NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) } + [dlq]
         for i in 0..<count {
             expected["r\(i)"] = generator.entry(i).destination.map { NginxClassify.topic($0, prefix: prefix) } ?? dlq
         }
     }
 
-    var topics: [String] { NginxClassify.Destination.allCases.map { NginxClassify.topic($0, prefix: prefix) } + [dlq] }
+    /// For `nginx-classify.yaml` on the mixed stream: topics are `prefix` + the destination's suffix.
+    init(generator: MixedLogGenerator, count: Int, prefix: String, dlq: String) {
+        topics = MixedLogGenerator.Destination.allCases.map { prefix + $0.rawValue } + [dlq]
+        for i in 0..<count {
+            let e = generator.entry(i)
+            switch e.outcome {
+            case .destination(let d): expected["m\(i)"] = prefix + d.rawValue
+            case .deadLetter: expected["m\(i)"] = dlq
+            case .dropped: break
+            }
+        }
+    }
 
     mutating func record(_ m: KafkaMessage) {
         seen[m.topic, default: []].append(String(decoding: m.key ?? [], as: UTF8.self))

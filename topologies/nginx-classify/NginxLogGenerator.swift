@@ -29,12 +29,12 @@ public struct NginxLogGenerator: Sendable {
         self.startTime = startTime
     }
 
-    private static let services = ["checkout", "search", "catalog", "auth", "payments", "frontend"]
-    private static let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"]
-    private static let paths = ["/api/v1/cart", "/api/v1/items/%d", "/api/v2/search?q=%d", "/static/app.%d.js",
+    static let services = ["checkout", "search", "catalog", "auth", "payments", "frontend"]
+    static let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"]
+    static let paths = ["/api/v1/cart", "/api/v1/items/%d", "/api/v2/search?q=%d", "/static/app.%d.js",
                                 "/", "/login", "/product/%d", "/images/%d.png", "/healthz"]
-    private static let statuses = [200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 404, 429, 500, 502, 503, 504]
-    private static let agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    static let statuses = [200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 404, 429, 500, 502, 503, 504]
+    static let agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
                                  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
                                  "curl/8.4.0", "Go-http-client/1.1"]
 

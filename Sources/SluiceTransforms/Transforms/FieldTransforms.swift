@@ -49,8 +49,12 @@ extension Transform {
         Transform(kind: kind) { record in
             for (from, to) in pairs {
                 guard let value = record.value[from] else { continue }
-                guard record.value.set(to, to: value) else { return .notAnObject(to) }
+                // Removed first, as Logstash does, so that `service` can become `[service][name]`.
                 if !keepingSource { record.value[from] = nil }
+                guard record.value.set(to, to: value) else {
+                    if !keepingSource { record.value[from] = value }
+                    return .notAnObject(to)
+                }
             }
             return .keep
         }
