@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Sluice
+import SluiceConfig
 import SluiceExamples
 import SluiceKafka
 
@@ -10,27 +11,37 @@ import SluiceKafka
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the classify topology against a bare librdkafka consume → produce loop, in one run.")
+        abstract: "Measure a topology against a bare librdkafka consume → produce loop, in one run.",
+        discussion: """
+        Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once. \
+        With --topology FILE (written for the mixed stream, as topologies/nginx-classify.yaml): the file in dry run \
+        (no Kafka, one thread) and on the broker, on mixed text lines.
+        """)
 
     @OptionGroup var kafka: KafkaOptions
     @Option(help: "Records to generate and move in each phase.") var records = 1_000_000
     @Option(help: "Partitions of the input topic.") var partitions = 6
     @Option(help: "Rounds; each phase reports its median.") var rounds = 3
     @Option(help: "Stream threads of the topology phases (the ceiling is one consumer).") var threads = 1
+    @Option(help: "A topology file to measure on mixed text lines instead of the Swift classify example.") var topology: String?
+
+    private var phases: [BenchPhase] { topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile] }
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
         let run = KafkaOptions.runName("bench")
         let input = "\(run)-in"
-        print("generating \(records) nginx-like JSON records (~350 B) into \(input)…")
-        try NginxLogGenerator().produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
+        let generator: any IndexedRecordGenerator = topology == nil ? NginxLogGenerator() : MixedLogGenerator()
+        let size = (0..<1000).reduce(0) { $0 + generator.record($1).value.count } / 1000
+        print("generating \(records) \(topology == nil ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
+        try generator.produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
 
         // Phases alternate over several rounds and each reports its median:
         // the broker shares the machine, and one run's figure is noise.
         var samples: [BenchPhase: [BenchResult]] = [:]
         for round in 1...rounds {
-            for phase in BenchPhase.allCases {
+            for phase in phases {
                 let result = try runPhase(phase, input: input, run: "\(run)-\(round)")
                 samples[phase, default: []].append(result)
                 print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS", round,
@@ -39,9 +50,9 @@ struct BenchCommand: ParsableCommand {
         }
         let median = samples.mapValues { BenchResult.median($0) }
         let ceiling = median[.ceiling]!.recordsPerSecond
-        print("\n\(records) records of ~350 B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
+        print("\n\(records) records of ~\(size) B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         print("| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
-        for phase in BenchPhase.allCases {
+        for phase in phases {
             let r = median[phase]!
             print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f |", phase.title as NSString, r.recordsPerSecond,
                          r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes))
@@ -53,6 +64,7 @@ struct BenchCommand: ParsableCommand {
         let arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
                          "--input", input, "--records", String(records), "--run", run, "--result-file", resultFile]
             + ["--threads", String(threads)] + kafka.properties.flatMap { ["--kafka", $0] }
+            + (topology.map { ["--topology", $0] } ?? [])
         // posix_spawn + wait4 rather than Foundation's Process, whose reaper
         // would take the child's resource usage before we can read it.
         var pid: pid_t = 0
@@ -93,6 +105,7 @@ struct BenchResult {
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
+    case dryRun = "dry_run", topologyFile = "topology_file"
 
     var title: String {
         switch self {
@@ -100,6 +113,8 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .passthrough: "(a') pass-through topology"
         case .atLeastOnce: "(b) classify, at_least_once"
         case .exactlyOnce: "(c) classify, exactly_once"
+        case .dryRun: "(d) topology file, dry run"
+        case .topologyFile: "(e) topology file on the broker"
         }
     }
 }
@@ -117,11 +132,17 @@ struct BenchPhaseCommand: ParsableCommand {
     @Option(name: .customLong("run")) var runName: String
     @Option var resultFile: String
     @Option var threads = 1
+    @Option var topology: String?
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
-        let seconds = phase == .ceiling ? try bareLoop(config, logger) : try runTopology(config, logger)
+        let seconds = switch phase {
+        case .ceiling: try bareLoop(config, logger)
+        case .dryRun: try dryRun()
+        case .topologyFile: try runFile(config, logger)
+        default: try runTopology(config, logger)
+        }
         try String(seconds).write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
 
@@ -166,7 +187,50 @@ struct BenchPhaseCommand: ParsableCommand {
         } else {
             topology = try NginxClassify.topology(input: input, outputPrefix: "\(runName)-\(phase.rawValue)-")
         }
-        let app = try StreamApplication(topology: topology, config: streams, logger: logger)
+        return try timed(StreamApplication(topology: topology, config: streams, logger: logger))
+    }
+}
+
+extension BenchPhaseCommand {
+    /// The topology file with the bench's topics, read as `sluice run` reads it.
+    private func spec() throws -> TopologySpec {
+        guard let topology else { throw ValidationError("phase \(phase.rawValue) needs --topology") }
+        let environment = ProcessInfo.processInfo.environment.merging(
+            ["NGINX_INPUT": input, "NGINX_OUTPUT_PREFIX": "\(runName)-yaml-", "NGINX_APPLICATION_ID": "\(runName)-yaml"]) { $1 }
+        return try TopologyLoader.load(path: topology, environment: environment)
+    }
+
+    /// The file's steps on one thread without Kafka, each output encoded as
+    /// `sluice run --dry-run` writes it. Lines are generated in chunks
+    /// outside the timed part, so that only the topology is measured.
+    private func dryRun() throws -> Double {
+        let dryRun = DryRun(try spec())
+        let generator = MixedLogGenerator()
+        var elapsed = Duration.zero, bytes = 0
+        for chunk in stride(from: 0, to: records, by: 10_000) {
+            let entries = (chunk..<min(chunk + 10_000, records)).map(generator.entry)
+            let start = ContinuousClock.now
+            for e in entries {
+                for output in dryRun.process(value: e.value, key: e.key, timestamp: e.timestamp) { bytes += output.jsonLine().count }
+            }
+            elapsed += ContinuousClock.now - start
+        }
+        precondition(bytes > 0)
+        return elapsed.seconds
+    }
+
+    /// The file run on the broker as `sluice run` runs it, with `--threads` stream threads.
+    private func runFile(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        let spec = try spec()
+        var streams = spec.streamsConfig(overrides: config, stateDirectory: NSTemporaryDirectory() + "sluice-bench")
+        streams.consumer = KafkaOptions.groupTimings
+        streams.threads = threads
+        let app = try StreamApplication(topology: try spec.topology(), config: streams, logger: logger)
+        return try timed(app)
+    }
+
+    /// Seconds from the first record processed to the last, committed and stopped.
+    private func timed(_ app: StreamApplication) throws -> Double {
         app.start()
         app.waitUntilProcessed(1)
         let start = ContinuousClock.now

@@ -36,6 +36,17 @@ import Testing
         #expect(out["code"] == nil)
     }
 
+    @Test func renameCanMoveAFieldBelowItsOwnNameAsLogstashDoes() throws {
+        let out = try #require(try run(.rename([(try FieldPath("service"), try FieldPath("[service][name]"))]), sample))
+        let name = try FieldPath("[service][name]")
+        #expect(out[name] == "cart")
+    }
+
+    @Test func removingANestedFieldThatIsMissingCreatesNothing() throws {
+        let out = try #require(try run(.remove([try FieldPath("[a][b][c]"), try FieldPath("[service][x]")]), sample))
+        #expect(out["a"] == nil && out["service"] == "cart")
+    }
+
     @Test func convertChangesTypesAndFailsOnValuesThatDoNotConvert() throws {
         let out = try #require(try run(.convert([(try FieldPath("status"), .integer)]), sample))
         #expect(out["status"] == 503)

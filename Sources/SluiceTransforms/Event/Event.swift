@@ -86,10 +86,20 @@ public struct Event: Sendable, Equatable {
             self[path.head] = newValue
             return true
         }
-        var top = self[path.head] ?? .object(FieldMap())
-        guard top.set(path.components.dropFirst(), to: newValue) else { return newValue == nil }
-        self[path.head] = top
-        return true
+        guard let i = index(of: path.head) else {
+            guard newValue != nil else { return true }
+            var top = FieldValue.object(FieldMap())
+            _ = top.set(path.components.dropFirst(), to: newValue)
+            keys.append(path.head)
+            slots.append(.value(top))
+            return true
+        }
+        var top = decode(slots[i])
+        // The slot lets go of the value while it changes, so that it changes in place.
+        slots[i] = .value(.null)
+        let done = top.set(path.components.dropFirst(), to: newValue)
+        slots[i] = .value(top)
+        return done || newValue == nil
     }
 
     /// Whether a top-level field is present.
@@ -137,16 +147,15 @@ public struct Event: Sendable, Equatable {
 extension FieldValue {
     /// Sets the value at `path` below this one; `false` if a non-object is in the way.
     mutating func set(_ path: ArraySlice<String>, to newValue: FieldValue?) -> Bool {
-        guard let key = path.first else { return false }
-        guard case .object(var map) = self else { return false }
+        guard let key = path.first, case .object(var map) = self else { return false }
+        // Letting go of the map while it changes keeps it uniquely referenced: no copy.
+        self = .null
+        defer { self = .object(map) }
         if path.count == 1 {
             map[key] = newValue
-        } else {
-            var child = map[key] ?? .object(FieldMap())
-            guard child.set(path.dropFirst(), to: newValue) else { return false }
-            map[key] = child
+            return true
         }
-        self = .object(map)
-        return true
+        if newValue == nil && map[key] == nil { return true }
+        return map.update(key, initial: .object(FieldMap())) { $0.set(path.dropFirst(), to: newValue) }
     }
 }

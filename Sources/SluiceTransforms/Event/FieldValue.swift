@@ -87,6 +87,15 @@ public struct FieldMap: Sendable, Equatable {
             }
         }
     }
+
+    /// Runs `body` on the value of `key` in place (added as `initial` when
+    /// missing), so that a nested change does not copy the map.
+    mutating func update<R>(_ key: String, initial: FieldValue, _ body: (inout FieldValue) -> R) -> R {
+        if let i = keys.firstIndex(of: key) { return body(&values[i]) }
+        keys.append(key)
+        values.append(initial)
+        return body(&values[values.count - 1])
+    }
 }
 
 extension FieldValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,

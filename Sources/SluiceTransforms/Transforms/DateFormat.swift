@@ -84,8 +84,8 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
     /// Milliseconds since the epoch, or `nil` if `text` does not match.
     public func parse(_ text: String, defaultOffsetSeconds: Int = 0) -> Int64? {
         switch kind {
-        case .unix: return Double(text).flatMap { $0.isFinite ? Int64(($0 * 1000).rounded()) : nil }
-        case .unixMilliseconds: return Int64(text) ?? Double(text).flatMap { $0.isFinite ? Int64($0) : nil }
+        case .unix: return Double(text).flatMap { Int64(exactly: ($0 * 1000).rounded()) }
+        case .unixMilliseconds: return Int64(text) ?? Double(text).flatMap { Int64(exactly: $0.rounded(.towardZero)) }
         case .iso8601:
             var reader = DateReader(text)
             return reader.readISO8601(defaultOffset: defaultOffsetSeconds)
@@ -98,12 +98,14 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
 
 /// Reads the parts of a date from text.
 struct DateReader {
-    private let chars: [Character]
+    // UTF-8 bytes: every token reads ASCII, and Character-level access costs
+    // more than the rest of a date step together.
+    private let chars: [UInt8]
     private var i = 0
     private var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millisecond = 0
     private var offset: Int?
 
-    init(_ text: String) { chars = Array(text) }
+    init(_ text: String) { chars = Array(text.utf8) }
 
     static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
@@ -123,7 +125,7 @@ struct DateReader {
             case .offset: guard readOffset() else { return nil }
             case .zoneName: guard readOffset() || word() == "UTC" else { return nil }; offset = offset ?? 0
             case .dayName: guard word() != nil else { return nil }
-            case .literal(let c): guard i < chars.count, chars[i] == c else { return nil }; i += 1
+            case .literal(let c): for byte in c.utf8 { guard i < chars.count, chars[i] == byte else { return nil }; i += 1 }
             }
         }
         return i == chars.count ? epochMilliseconds(defaultOffset) : nil
@@ -131,23 +133,23 @@ struct DateReader {
 
     /// `yyyy-MM-dd[T| ]HH:mm[:ss[.S…]][Z|±hh[:mm]]`, or a date alone.
     mutating func readISO8601(defaultOffset: Int) -> Int64? {
-        guard let y = number(min: 4, max: 4), literal("-"), let m = number(min: 2, max: 2), literal("-"),
+        guard let y = number(min: 4, max: 4), literal(UInt8(ascii: "-")), let m = number(min: 2, max: 2), literal(UInt8(ascii: "-")),
               let d = number(min: 2, max: 2) else { return nil }
         (year, month, day) = (y, m, d)
         if i < chars.count {
-            guard literal("T") || literal(" "), let h = number(min: 2, max: 2), literal(":"), let mi = number(min: 2, max: 2) else { return nil }
+            guard literal(UInt8(ascii: "T")) || literal(UInt8(ascii: " ")), let h = number(min: 2, max: 2), literal(UInt8(ascii: ":")), let mi = number(min: 2, max: 2) else { return nil }
             (hour, minute) = (h, mi)
-            if literal(":") {
+            if literal(UInt8(ascii: ":")) {
                 guard let s = number(min: 2, max: 2) else { return nil }
                 second = s
-                if literal(".") || literal(",") { guard readFraction() else { return nil } }
+                if literal(UInt8(ascii: ".")) || literal(UInt8(ascii: ",")) { guard readFraction() else { return nil } }
             }
             if i < chars.count { guard readOffset() else { return nil } }
         }
         return i == chars.count ? epochMilliseconds(defaultOffset) : nil
     }
 
-    private mutating func literal(_ c: Character) -> Bool {
+    private mutating func literal(_ c: UInt8) -> Bool {
         guard i < chars.count, chars[i] == c else { return false }
         i += 1
         return true
@@ -155,8 +157,8 @@ struct DateReader {
 
     private mutating func number(min: Int, max: Int) -> Int? {
         var value = 0, n = 0
-        while n < max, i < chars.count, let digit = chars[i].wholeNumberValue, chars[i].isASCII {
-            value = value * 10 + digit
+        while n < max, i < chars.count, (0x30...0x39).contains(chars[i]) {
+            value = value * 10 + Int(chars[i] - 0x30)
             i += 1
             n += 1
         }
@@ -166,8 +168,8 @@ struct DateReader {
     private mutating func readFraction() -> Bool {
         let start = i
         var scale = 100
-        while i < chars.count, chars[i].isASCII, let digit = chars[i].wholeNumberValue {
-            millisecond += digit * scale
+        while i < chars.count, (0x30...0x39).contains(chars[i]) {
+            millisecond += Int(chars[i] - 0x30) * scale
             scale /= 10
             i += 1
         }
@@ -176,12 +178,12 @@ struct DateReader {
 
     /// `Z`, `+hh`, `+hhmm` or `+hh:mm`.
     private mutating func readOffset() -> Bool {
-        if literal("Z") { offset = 0; return true }
-        guard i < chars.count, chars[i] == "+" || chars[i] == "-" else { return false }
-        let sign = chars[i] == "-" ? -1 : 1
+        if literal(UInt8(ascii: "Z")) { offset = 0; return true }
+        guard i < chars.count, chars[i] == UInt8(ascii: "+") || chars[i] == UInt8(ascii: "-") else { return false }
+        let sign = chars[i] == UInt8(ascii: "-") ? -1 : 1
         i += 1
         guard let h = number(min: 2, max: 2) else { return false }
-        _ = literal(":")
+        _ = literal(UInt8(ascii: ":"))
         let m = number(min: 2, max: 2) ?? 0
         offset = sign * (h * 3600 + m * 60)
         return true
@@ -194,8 +196,8 @@ struct DateReader {
 
     private mutating func word() -> String? {
         let start = i
-        while i < chars.count, chars[i].isLetter { i += 1 }
-        return i > start ? String(chars[start..<i]) : nil
+        while i < chars.count, (0x41...0x5A).contains(chars[i] & ~0x20) { i += 1 }
+        return i > start ? String(decoding: chars[start..<i], as: UTF8.self) : nil
     }
 
     private func epochMilliseconds(_ defaultOffset: Int) -> Int64? {
@@ -236,8 +238,16 @@ public func iso8601(milliseconds: Int64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1
     let m = mp < 10 ? mp + 3 : mp - 9
     let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-    func pad(_ v: Int, _ n: Int) -> String { String(repeating: "0", count: max(0, n - String(v).count)) + String(v) }
-    return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(ms, 3))Z"
+    var out = [UInt8](repeating: UInt8(ascii: "0"), count: 24)
+    func put(_ v: Int, at end: Int, digits: Int) {
+        var v = v
+        for k in stride(from: end, to: end - digits, by: -1) { out[k] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
+    }
+    put(y, at: 3, digits: 4); put(m, at: 6, digits: 2); put(d, at: 9, digits: 2)
+    put(secondOfDay / 3600, at: 12, digits: 2); put(secondOfDay / 60 % 60, at: 15, digits: 2); put(secondOfDay % 60, at: 18, digits: 2)
+    put(ms, at: 22, digits: 3)
+    for (k, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] { out[k] = UInt8(ascii: c) }
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension BinaryInteger {
