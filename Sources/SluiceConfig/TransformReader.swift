@@ -150,11 +150,11 @@ extension StepReader {
         guard let f = reader.mapping(body, "a kv step", allowed: ["source", "field_split", "value_split", "trim_key", "trim_value",
                                                                  "include_keys", "exclude_keys", "prefix", "target"]) else { return nil }
         var options = KeyValueOptions(), source = FieldPath(components: ["message"]), ok = true
-        func characters(_ key: String, _ apply: (Set<Character>) -> Void) {
+        func characters(_ key: String, _ apply: ([Unicode.Scalar]) -> Void) {
             guard let n = f[key] else { return }
             guard let text = reader.string(n, "\(key) characters") else { ok = false; return }
             guard !text.isEmpty else { reader.report(n, "expected at least one character in \(key)"); ok = false; return }
-            apply(Set(text))
+            apply(Array(text.unicodeScalars))
         }
         characters("field_split") { options.fieldSplit = $0 }
         characters("value_split") { options.valueSplit = $0 }

@@ -1,12 +1,12 @@
 /// How `kv` splits text such as `user=ann status="not found" ms=12`.
 public struct KeyValueOptions: Sendable {
     /// Characters that separate pairs.
-    public var fieldSplit: Set<Character> = [" "]
+    public var fieldSplit: [Unicode.Scalar] = [" "]
     /// Characters that separate a key from its value.
-    public var valueSplit: Set<Character> = ["="]
+    public var valueSplit: [Unicode.Scalar] = ["="]
     /// Characters stripped from both ends of keys and of values.
-    public var trimKey: Set<Character> = []
-    public var trimValue: Set<Character> = []
+    public var trimKey: [Unicode.Scalar] = []
+    public var trimValue: [Unicode.Scalar] = []
     /// Only these keys (empty: all), never these.
     public var includeKeys: Set<String> = []
     public var excludeKeys: Set<String> = []
@@ -22,7 +22,8 @@ public struct KeyValueOptions: Sendable {
     /// (`"…"`, `'…'`, `(…)`, `[…]`, `<…>`) may hold split characters and
     /// loses its enclosing pair; text without a value separator is skipped.
     public func pairs(_ text: String) -> [(String, String)] {
-        let chars = Array(text)
+        // Scalars, not Characters: splitting needs no grapheme breaking, which would cost most of the step.
+        let chars = Array(text.unicodeScalars)
         var out: [(String, String)] = []
         var i = 0
         while i < chars.count {
@@ -33,7 +34,7 @@ public struct KeyValueOptions: Sendable {
             guard i < chars.count, valueSplit.contains(chars[i]) else { continue }
             i += 1
             let value: String
-            if i < chars.count, let closer = KeyValueOptions.closers[chars[i]],
+            if i < chars.count, let closer = KeyValueOptions.closer(of: chars[i]),
                let end = chars[(i + 1)...].firstIndex(of: closer) {
                 value = trimmed(chars[(i + 1)..<end], trimValue)
                 i = end + 1
@@ -49,13 +50,23 @@ public struct KeyValueOptions: Sendable {
         return out
     }
 
-    private static let closers: [Character: Character] = ["\"": "\"", "'": "'", "(": ")", "[": "]", "<": ">"]
+    private static func closer(of c: Unicode.Scalar) -> Unicode.Scalar? {
+        switch c {
+        case "\"", "'": c
+        case "(": ")"
+        case "[": "]"
+        case "<": ">"
+        default: nil
+        }
+    }
 
-    private func trimmed(_ chars: ArraySlice<Character>, _ set: Set<Character>) -> String {
+    private func trimmed(_ chars: ArraySlice<Unicode.Scalar>, _ set: [Unicode.Scalar]) -> String {
         var slice = chars
         while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
         while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: slice)
+        return String(out)
     }
 }
 
