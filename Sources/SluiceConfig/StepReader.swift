@@ -139,6 +139,11 @@ struct StepReader {
         reader.checked(node, "bad field reference") { try FieldPath(text) }
     }
 
+    /// The field a scalar node names.
+    func field(_ node: Node) -> FieldPath? {
+        reader.string(node, "a field").flatMap { field(node, $0) }
+    }
+
     func destination(_ node: Node) -> Int? {
         guard let name = reader.string(node, "a destination") else { return nil }
         if let index = destinations.firstIndex(of: name) { return index }

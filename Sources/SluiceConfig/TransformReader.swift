@@ -18,7 +18,7 @@ extension StepReader {
             }.map { Transform.set($0, overwrite: kind == "set") }
         case "rename", "copy":
             return pairs(body, kind) { key, value -> (FieldPath, FieldPath)? in
-                guard let from = field(key, keyText(key)), let text = reader.string(value, "a field"), let to = field(value, text) else { return nil }
+                guard let from = field(key, keyText(key)), let to = field(value) else { return nil }
                 return (from, to)
             }.map { kind == "rename" ? Transform.rename($0) : Transform.copy($0) }
         case "remove", "lowercase", "uppercase", "strip":
@@ -36,7 +36,7 @@ extension StepReader {
             let rules = items.compactMap { item -> (FieldPath, PCRERegex, String)? in
                 guard let f = reader.mapping(item, "a gsub rule", allowed: ["field", "pattern", "replacement"],
                                              required: ["field", "pattern", "replacement"]),
-                      let fieldNode = f["field"], let text = reader.string(fieldNode, "a field"), let path = field(fieldNode, text),
+                      let fieldNode = f["field"], let path = field(fieldNode),
                       let patternNode = f["pattern"], let regex = regex(patternNode),
                       let replacement = f["replacement"].flatMap({ reader.string($0, "a replacement") }) else { return nil }
                 return (path, regex, replacement)
@@ -44,10 +44,10 @@ extension StepReader {
             return rules.count == items.count ? .gsub(rules) : nil
         case "json":
             guard let f = reader.mapping(body, "a json step", allowed: ["source", "target"], required: ["source"]),
-                  let sourceNode = f["source"], let text = reader.string(sourceNode, "a field"), let source = field(sourceNode, text) else { return nil }
+                  let sourceNode = f["source"], let source = field(sourceNode) else { return nil }
             var target: FieldPath?
             if let t = f["target"] {
-                guard let text = reader.string(t, "a field"), let path = field(t, text) else { return nil }
+                guard let path = field(t) else { return nil }
                 target = path
             }
             return .json(source: source, target: target)
@@ -60,7 +60,7 @@ extension StepReader {
             guard let time = timeField(body, "a date step", extra: ["target"]) else { return nil }
             var target = FieldPath(components: ["@timestamp"])
             if let t = time.fields["target"] {
-                guard let text = reader.string(t, "a field"), let path = field(t, text) else { return nil }
+                guard let path = field(t) else { return nil }
                 target = path
             }
             return .date(source: time.field, formats: time.formats, target: target, defaultOffsetSeconds: time.offset)
@@ -76,8 +76,7 @@ extension StepReader {
                     format = chosen
                 }
             }
-            guard let text = reader.string(fieldNode, "a field"), let path = field(fieldNode, text) else { return nil }
-            return .insertTimestamp(path, format: format)
+            return field(fieldNode).map { .insertTimestamp($0, format: format) }
         case "grok":
             return grok(body)
         case "dissect":
@@ -96,7 +95,7 @@ extension StepReader {
                   let fields = f["fields"].flatMap({ fieldList($0, "fingerprint") }) else { return nil }
             var target = FieldPath(components: ["fingerprint"]), encoding = FingerprintEncoding.hex, key: String?
             if let t = f["target"] {
-                guard let text = reader.string(t, "a field"), let path = field(t, text) else { return nil }
+                guard let path = field(t) else { return nil }
                 target = path
             }
             if let n = f["encoding"] {
@@ -123,7 +122,7 @@ extension StepReader {
               let patterns = grokPatterns(files: f["patterns_files"], definitions: f["pattern_definitions"]) else { return nil }
         var options = GrokOptions()
         if let n = f["overwrite"] { options.overwrite = Set(fieldList(n, "overwrite") ?? []) }
-        if let n = f["target"], let text = reader.string(n, "a field") { options.target = field(n, text) }
+        if let n = f["target"] { options.target = field(n) }
         if let n = f["break_on_match"], let b = reader.bool(n, "break_on_match") { options.breakOnMatch = b }
         if let n = f["keep_empty_captures"], let b = reader.bool(n, "keep_empty_captures") { options.keepEmptyCaptures = b }
         let rules = pairs(f["match"]!, "grok match") { key, value -> (FieldPath, [Grok])? in
@@ -165,7 +164,7 @@ extension StepReader {
         if let n = f["prefix"] { if let text = reader.string(n, "a key prefix") { options.prefix = text } else { ok = false } }
         for (key, apply) in [("source", { source = $0 }), ("target", { options.target = $0 })] as [(String, (FieldPath) -> Void)] {
             guard let n = f[key] else { continue }
-            if let text = reader.string(n, "a field"), let path = field(n, text) { apply(path) } else { ok = false }
+            if let path = field(n) { apply(path) } else { ok = false }
         }
         return ok ? .kv(source: source, options: options) : nil
     }
@@ -215,7 +214,7 @@ extension StepReader {
     func timeField(_ node: Node, _ what: String, extra: [String] = [])
         -> (field: FieldPath, formats: [DateFormat], offset: Int, fields: YAMLReader.Fields)? {
         guard let f = reader.mapping(node, what, allowed: ["field", "formats", "timezone"] + extra, required: ["field", "formats"]),
-              let fieldNode = f["field"], let text = reader.string(fieldNode, "a field"), let source = field(fieldNode, text),
+              let fieldNode = f["field"], let source = field(fieldNode),
               let formatsNode = f["formats"], let texts = reader.strings(formatsNode, "date formats") else { return nil }
         let nodes = formatsNode.sequence.map(Array.init) ?? [formatsNode]
         let formats = zip(texts, nodes).compactMap { text, node in reader.checked(node, "bad date format") { try DateFormat(text) } }
