@@ -58,8 +58,7 @@ extension SourceSpec {
     public func read(_ record: Record<[UInt8]?>) throws -> Record<Event> {
         var out = record.withValue(try format.decode(record.value))
         guard let timestamp, let value = out.value[timestamp.field] else { return out }
-        let text = value.text
-        if let ms = timestamp.formats.lazy.compactMap({ $0.parse(text, defaultOffsetSeconds: timestamp.defaultOffsetSeconds) }).first {
+        if let ms = timestamp.formats.parse(value.text, defaultOffsetSeconds: timestamp.defaultOffsetSeconds) {
             out.timestamp = ms
         } else {
             out.value.addTags(["_dateparsefailure"])

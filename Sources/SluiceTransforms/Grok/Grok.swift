@@ -6,12 +6,14 @@ public struct Grok: Sendable {
     public let expression: String
     let regex: PCRERegex
     /// By regex group number: the field a group fills and how its text converts.
-    let captures: [Capture?]
+    private(set) var captures: [Capture?]
 
     /// What one named group of the compiled expression fills.
     struct Capture: Sendable {
         var field: FieldPath
         var type: CaptureType?
+        /// Replace a value already there rather than append to it.
+        var overwrite = false
     }
 
     /// The `:type` suffix of a capture; any other text stays a string.
@@ -160,7 +162,9 @@ extension Transform {
     /// matches writes its captures. No match on any field fails the step
     /// (tag `_grokparsefailure` unless the step says otherwise).
     public static func grok(_ rules: [(FieldPath, [Grok])], options: GrokOptions = GrokOptions()) -> Transform {
-        Transform(kind: "grok") {
+        // Target and overwrite are settled once per capture here, not per record.
+        let rules = rules.map { field, groks in (field, groks.map { $0.writing(below: options.target, overwriting: options.overwrite) }) }
+        return Transform(kind: "grok") {
             let matchers = rules.map { $0.1.map { PCRERegex.Matcher($0.regex) } }
             return { record in
                 var matched = false
@@ -176,8 +180,8 @@ extension Transform {
                         for (j, grok) in groks.enumerated() {
                             guard let captured = grok.capture(subject, matchers[i][j], keepEmpty: options.keepEmptyCaptures) else { continue }
                             matched = true
-                            for (path, value) in captured where !record.value.put(path, value, options) {
-                                return .notAnObject(path)
+                            for (capture, value) in captured where !record.value.put(capture, value) {
+                                return .notAnObject(capture.field)
                             }
                             if options.breakOnMatch { break }
                         }
@@ -190,16 +194,29 @@ extension Transform {
 }
 
 extension Grok {
-    /// The fields and values `matcher` captures from `subject`, or `nil` if it does not match.
-    func capture(_ subject: String, _ matcher: PCRERegex.Matcher, keepEmpty: Bool) -> [(FieldPath, FieldValue)]? {
+    /// This expression with its captures written below `target` (if any),
+    /// those named in `overwrite` replacing what is there.
+    func writing(below target: FieldPath?, overwriting overwrite: Set<FieldPath>) -> Grok {
+        var copy = self
+        copy.captures = captures.map { capture in
+            capture.map { c in
+                Capture(field: target.map { FieldPath(components: $0.components + c.field.components) } ?? c.field,
+                        type: c.type, overwrite: overwrite.contains(c.field))
+            }
+        }
+        return copy
+    }
+
+    /// The captures and values `matcher` finds in `subject`, or `nil` if it does not match.
+    func capture(_ subject: String, _ matcher: PCRERegex.Matcher, keepEmpty: Bool) -> [(Capture, FieldValue)]? {
         var subject = subject
-        return subject.withUTF8 { bytes -> [(FieldPath, FieldValue)]? in
+        return subject.withUTF8 { bytes -> [(Capture, FieldValue)]? in
             guard let groups = matcher.groups(bytes) else { return nil }
-            var out: [(FieldPath, FieldValue)] = []
+            var out: [(Capture, FieldValue)] = []
             for (group, range) in groups.enumerated() {
                 guard let range, let capture = captures[group], keepEmpty || !range.isEmpty else { continue }
                 let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                out.append((capture.field, capture.type.map { $0.convert(text) } ?? .string(text)))
+                out.append((capture, capture.type.map { $0.convert(text) } ?? .string(text)))
             }
             return out
         }
@@ -218,15 +235,15 @@ extension Grok.CaptureType {
 
 extension Event {
     /// Writes a grok capture under Logstash's rules (see ``GrokOptions``).
-    mutating func put(_ path: FieldPath, _ value: FieldValue, _ options: GrokOptions) -> Bool {
-        let target = options.target.map { FieldPath(components: $0.components + path.components) } ?? path
-        switch self[target] {
-        case nil: return set(target, to: value)
-        case _ where options.overwrite.contains(path): return set(target, to: value)
+    mutating func put(_ capture: Grok.Capture, _ value: FieldValue) -> Bool {
+        let path = capture.field
+        switch self[path] {
+        case nil: return set(path, to: value)
+        case _ where capture.overwrite: return set(path, to: value)
         case .array(var values)?:
             values.append(value)
-            return set(target, to: .array(values))
-        case let existing?: return set(target, to: .array([existing, value]))
+            return set(path, to: .array(values))
+        case let existing?: return set(path, to: .array([existing, value]))
         }
     }
 }

@@ -96,6 +96,13 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension Array where Element == DateFormat {
+    /// `text` read by the first format that reads it, in milliseconds since the epoch.
+    public func parse(_ text: String, defaultOffsetSeconds: Int = 0) -> Int64? {
+        lazy.compactMap { $0.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) }.first
+    }
+}
+
 /// Reads the parts of a date from text.
 struct DateReader {
     // UTF-8 bytes: every token reads ASCII, and Character-level access costs

@@ -10,6 +10,9 @@ public struct Dissector: Sendable {
     public let pattern: String
     private let prefix: [UInt8]
     private let parts: [Part]
+    /// The fields of the names the pattern spells, parsed once; a `&name`
+    /// reference's field name comes from the data and is parsed per record.
+    private let paths: [String: FieldPath]
 
     private struct Part: Sendable {
         var name: String
@@ -62,6 +65,7 @@ public struct Dissector: Sendable {
         self.pattern = pattern
         self.prefix = prefix ?? []
         self.parts = parts
+        self.paths = Dictionary(parts.compactMap { p in (try? FieldPath(p.name)).map { (p.name, $0) } }) { a, _ in a }
     }
 
     private static func part(_ body: String, at offset: Int) throws(ParseError) -> Part {
@@ -131,6 +135,11 @@ public struct Dissector: Sendable {
         }
     }
 
+    /// The field `name` writes to; `nil` for a referenced name that is not a field path.
+    func field(named name: String) -> FieldPath? {
+        paths[name] ?? (try? FieldPath(name))
+    }
+
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
         guard needle.count <= haystack.count - start else { return nil }
         var i = start
@@ -155,7 +164,7 @@ extension Transform {
                     return .failed("\(path) does not fit '\(dissector.pattern)'")
                 }
                 for (name, value) in fields {
-                    guard let field = try? FieldPath(name) else { continue }
+                    guard let field = dissector.field(named: name) else { continue }
                     guard record.value.set(field, to: .string(value)) else { return .notAnObject(field) }
                 }
             }

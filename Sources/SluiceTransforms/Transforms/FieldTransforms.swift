@@ -217,7 +217,7 @@ extension Transform {
         Transform(kind: "date") { record in
             guard let value = record.value[source] else { return .keep }
             let text = value.text
-            guard let milliseconds = formats.lazy.compactMap({ $0.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) }).first else {
+            guard let milliseconds = formats.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) else {
                 return .failed("\(source) '\(text)' matches none of \(formats.map(\.description))")
             }
             record.value[target] = .string(iso8601(milliseconds: milliseconds))
