@@ -5,9 +5,10 @@ import SluiceKafka
 public enum DeadLetterHeader {
     /// Why the record failed: the error's text.
     public static let reason = "sluice.error.reason"
-    /// The Swift type of the error.
+    /// The kind of error: the Swift type of a processor's error, or the
+    /// destination's error type for a record a sink refused.
     public static let errorType = "sluice.error.type"
-    /// The processor whose code threw.
+    /// The processor whose code threw, or the sink that refused the record.
     public static let processor = "sluice.error.processor"
     /// The input topic.
     public static let sourceTopic = "sluice.source.topic"
@@ -20,14 +21,29 @@ public enum DeadLetterHeader {
 
     /// The headers for `error` raised while processing `message`.
     static func headers(for error: ProcessingError, message: KafkaMessage, applicationID: String) -> [KafkaHeader] {
-        message.headers + [
-            KafkaHeader(reason, "\(error.underlying)"),
-            KafkaHeader(errorType, "\(type(of: error.underlying))"),
-            KafkaHeader(processor, error.processor),
-            KafkaHeader(sourceTopic, message.topic),
-            KafkaHeader(sourcePartition, String(message.partition)),
-            KafkaHeader(sourceOffset, String(message.offset)),
-            KafkaHeader(Self.applicationID, applicationID),
+        headers(original: message.headers, reason: "\(error.underlying)", errorType: "\(type(of: error.underlying))",
+                processor: error.processor,
+                source: Provenance(topic: message.topic, partition: message.partition, offset: message.offset),
+                applicationID: applicationID)
+    }
+
+    /// The headers for `letter`, refused by the sink called `sink`.
+    static func headers(for letter: DeadLetter, sink: String, applicationID: String) -> [KafkaHeader] {
+        headers(original: letter.headers, reason: letter.reason, errorType: letter.errorType, processor: sink,
+                source: letter.source, applicationID: applicationID, details: letter.details)
+    }
+
+    private static func headers(original: [KafkaHeader], reason: String, errorType: String, processor: String,
+                                source: Provenance?, applicationID: String, details: [KafkaHeader] = []) -> [KafkaHeader] {
+        var headers = original + [
+            KafkaHeader(Self.reason, reason),
+            KafkaHeader(Self.errorType, errorType),
+            KafkaHeader(Self.processor, processor),
         ]
+        if let source {
+            headers += [KafkaHeader(sourceTopic, source.topic), KafkaHeader(sourcePartition, String(source.partition)),
+                        KafkaHeader(sourceOffset, String(source.offset))]
+        }
+        return headers + [KafkaHeader(Self.applicationID, applicationID)] + details
     }
 }

@@ -11,6 +11,8 @@ public final class StreamTask {
     @usableFromInline let collector: RecordCollector
     let clock: WallClock
     let deadLetterTopic: String
+    /// The thread's sinks outside Kafka, by name.
+    @usableFromInline let sinks: [String: any Sink]
     private let logger: Logger
     private var root: Node<[UInt8]?>!
     private var closers: [() -> Void] = []
@@ -25,7 +27,8 @@ public final class StreamTask {
     public private(set) var deadLetterCount = 0
 
     init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
-         clock: WallClock, deadLetterTopic: String, logger: Logger, stats: ThreadStats? = nil) throws {
+         clock: WallClock, deadLetterTopic: String, sinks: [String: any Sink] = [:], logger: Logger,
+         stats: ThreadStats? = nil) throws {
         guard let source = topology.sourceNode(forTopic: id.topic) else {
             throw TopologyError("no source reads topic \(id.topic)")
         }
@@ -34,6 +37,7 @@ public final class StreamTask {
         self.collector = collector
         self.clock = clock
         self.deadLetterTopic = deadLetterTopic
+        self.sinks = sinks
         self.logger = logger
         self.stats = stats
         root = try topology.instantiate(source: source, task: self)

@@ -24,10 +24,20 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private(set) var tasks: [TopicPartition: StreamTask] = [:] {
         didSet { stats.tasks.store(tasks.count, ordering: .relaxed) }
     }
+    /// The positions last marked or committed, per partition.
     private var committed: [TopicPartition: Int64] = [:]
+    /// At least once: the positions last sent to the group, per partition.
+    private var groupCommitted: [TopicPartition: Int64] = [:]
     /// At least once: positions to commit once every record sent before the
-    /// delivery epoch is acknowledged, oldest first.
+    /// delivery epoch is acknowledged (and the sinks hold nothing older), oldest first.
     private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset])] = []
+    /// The sinks outside Kafka, made once per thread, in name order.
+    private var sinks: [(name: String, sink: any Sink)] = []
+    /// At least once: input records whose refused items went to the
+    /// dead-letter topic in a delivery epoch not yet acknowledged.
+    private var deadLetterWaits: [(partition: TopicPartition, offset: Int64, epoch: Int)] = []
+    /// Partitions paused because a sink is full.
+    private var paused: Set<TopicPartition> = []
     private var rebalanceError: Error?
     private var batch: [KafkaMessage] = []
     private var nextCommit: Int64 = 0
@@ -67,6 +77,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             logger.error("stream thread failed; offsets stay at the last commit", metadata: ["error": "\(error)"])
             closeTasks()
             consumer?.close()
+            closeSinks()
             throw error
         }
     }
@@ -77,6 +88,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         closeTasks()
         consumer.close()
         try producer.flush(timeout: config.operationTimeout)
+        closeSinks()
         logger.info("stream thread stopped", metadata: ["processed": "\(stats.processed.load(ordering: .relaxed))"])
     }
 
@@ -84,6 +96,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         consumer = try factory.makeConsumer(config: config.consumerConfig(processID: processID, thread: index), logger: logger)
         consumer.rebalanceListener = self
         try startProducer()
+        try makeSinks()
         try consumer.subscribe(topology.subscriptions)
         nextCommit = clock.now() + config.effectiveCommitInterval.wholeMilliseconds
         logger.info("stream thread started", metadata: ["guarantee": "\(config.guarantee.rawValue)",
@@ -112,7 +125,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func runOnce() throws {
-        try consumer.poll(maxMessages: config.maxPollRecords, timeout: config.pollTimeout, into: &batch)
+        let full = try applyBackPressure()
+        try consumer.poll(maxMessages: config.maxPollRecords, timeout: full ? .zero : config.pollTimeout, into: &batch)
         if let error = rebalanceError {
             rebalanceError = nil
             throw error
@@ -137,6 +151,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if count > 0 { stats.processed.add(count, ordering: .relaxed) }
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
+        // While paused the wait for records becomes a wait for the sinks.
+        for (_, sink) in sinks { try sink.poll(timeout: full && sink.isFull ? config.pollTimeout : .zero) }
         let now = clock.now()
         for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
         if now >= nextCommit {
@@ -156,23 +172,45 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         for o in offsets { committed[o.topicPartition] = o.offset }
     }
 
-    /// Commits, asynchronously, the commit points whose outputs are all acknowledged.
+    /// Commits, asynchronously, the commit points whose outputs are all
+    /// acknowledged; a partition whose sink items are not all durable yet
+    /// commits only up to the first pending one, and the rest of its
+    /// position waits at the head of the queue.
     private func commitAcknowledged() {
         let acknowledged = producer.acknowledgedEpoch
+        if !deadLetterWaits.isEmpty { deadLetterWaits.removeAll { $0.epoch <= acknowledged } }
         guard let first = commitPoints.first, first.epoch <= acknowledged else { return }
         var latest: [TopicPartition: Int64] = [:]
+        var held: [TopicPartition: Int64] = [:]
         while let point = commitPoints.first, point.epoch <= acknowledged {
-            for o in point.offsets { latest[o.topicPartition] = o.offset }
+            for o in point.offsets {
+                let tp = o.topicPartition
+                let safe = min(o.offset, durableFloor(tp))
+                if safe < o.offset { held[tp] = o.offset } else { held[tp] = nil }
+                if safe > groupCommitted[tp, default: .min] { latest[tp] = safe }
+            }
             commitPoints.removeFirst()
         }
+        if !held.isEmpty { commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }), at: 0) }
+        guard !latest.isEmpty else { return }
         let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
         do {
             try consumer.commit(offsets, async: true)
             stats.commits.add(1, ordering: .relaxed)
+            for o in offsets { groupCommitted[o.topicPartition] = o.offset }
         } catch {
             // Only repeats records after a crash; the next point commits again.
             logger.warning("offset commit failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The smallest offset of `tp` that a sink has not made durable, or
+    /// whose dead letter is not acknowledged; `Int64.max` when none.
+    private func durableFloor(_ tp: TopicPartition) -> Int64 {
+        var floor = Int64.max
+        for (_, sink) in sinks { if let first = sink.firstPendingOffset(of: tp) { floor = min(floor, first) } }
+        for wait in deadLetterWaits where wait.partition == tp { floor = min(floor, wait.offset) }
+        return floor
     }
 
     /// Whether this thread's transaction is open (exactly-once only).
@@ -205,17 +243,21 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         let offsets = exactlyOnce ? pendingOffsets(of: tasks.keys) : currentOffsets()
         if exactlyOnce {
             guard inTransaction else { return }
+            try flushSinks()
             try producer.sendOffsetsToTransaction(offsets, groupMetadata: consumer.groupMetadata(),
                                                   timeout: config.operationTimeout)
             try producer.commitTransaction(timeout: config.operationTimeout)
             inTransaction = false
             stats.commits.add(1, ordering: .relaxed)
         } else {
+            try flushSinks()
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
+            deadLetterWaits.removeAll()
             guard !offsets.isEmpty else { return }
             do {
                 try consumer.commit(offsets, async: false)
                 stats.commits.add(1, ordering: .relaxed)
+                for o in offsets { groupCommitted[o.topicPartition] = o.offset }
             } catch {
                 // Only repeats records after a crash; the next interval commits again.
                 logger.warning("offset commit failed", metadata: ["error": "\(error)"])
@@ -223,6 +265,74 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             }
         }
         for o in offsets { committed[o.topicPartition] = o.offset }
+    }
+
+    // MARK: Sinks outside Kafka
+
+    private func makeSinks() throws {
+        sinks = try topology.sinks.keys.sorted().map { name in
+            let context = SinkContext(name: name, applicationID: config.applicationID, threadIndex: index,
+                                      logger: logger) { [unowned self] letter in try deadLetter(letter, refusedBy: name) }
+            return (name, try topology.sinks[name]!.make(context))
+        }
+    }
+
+    /// Sends what a sink refused to the dead-letter topic; at least once,
+    /// its input offset is committed only after that record is acknowledged.
+    private func deadLetter(_ letter: DeadLetter, refusedBy sink: String) throws {
+        stats.deadLettered.add(1, ordering: .relaxed)
+        let topic = config.effectiveDeadLetterTopic
+        logger.warning("record sent to dead-letter topic", metadata: [
+            "source": "\(letter.source.map(\.description) ?? "-")", "processor": "\(sink)",
+            "reason": "\(letter.errorType): \(letter.reason)", "topic": "\(topic)"])
+        try collector.send(topic: topic, key: letter.key, value: letter.value,
+                           headers: DeadLetterHeader.headers(for: letter, sink: sink, applicationID: config.applicationID),
+                           timestamp: letter.timestamp)
+        if !exactlyOnce, let source = letter.source {
+            deadLetterWaits.append((TopicPartition(source.topic, source.partition), source.offset, producer.closeEpoch()))
+        }
+    }
+
+    /// Waits until every sink holds nothing pending, however long the
+    /// destination takes: a destination that is down means waiting.
+    private func flushSinks() throws {
+        for (name, sink) in sinks {
+            while try !sink.flush(timeout: config.operationTimeout) {
+                logger.warning("waiting for a sink to acknowledge records", metadata: ["sink": "\(name)"])
+            }
+        }
+    }
+
+    /// Pauses every owned partition while a sink is full and resumes them
+    /// once none is; returns whether the thread is paused.
+    private func applyBackPressure() throws -> Bool {
+        guard !sinks.isEmpty else { return false }
+        let full = sinks.contains { $0.sink.isFull }
+        if full {
+            let more = tasks.keys.filter { !paused.contains($0) }
+            guard !more.isEmpty else { return true }
+            if paused.isEmpty { logger.info("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }
+            try consumer.pause(more)
+            paused.formUnion(more)
+        } else if !paused.isEmpty {
+            try consumer.resume(paused.sorted())
+            paused.removeAll()
+            logger.info("sinks have room again; resuming input")
+        }
+        return full
+    }
+
+    /// Drops every trace of `partitions` this thread kept for committing them.
+    private func forgetPartitions(_ partitions: [TopicPartition]) {
+        for (_, sink) in sinks { sink.forget(partitions) }
+        let gone = Set(partitions)
+        deadLetterWaits.removeAll { gone.contains($0.partition) }
+        paused.subtract(gone)
+        for tp in partitions { groupCommitted[tp] = nil }
+    }
+
+    private func closeSinks() {
+        for (_, sink) in sinks { sink.close() }
     }
 
     // MARK: Failure handling under exactly-once
@@ -243,6 +353,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func rewind(_ partitions: [TopicPartition]) throws {
         guard !partitions.isEmpty else { return }
         for tp in partitions { tasks.removeValue(forKey: tp)?.close() }
+        forgetPartitions(partitions)
         let positions = try consumer.committed(partitions, timeout: config.operationTimeout)
         try consumer.seek(positions.map {
             TopicPartitionOffset($0.topicPartition, $0.offset < 0 ? TopicPartitionOffset.beginning : $0.offset)
@@ -258,6 +369,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                      metadata: ["error": "\(error)"])
         let owned = Array(tasks.keys)
         for tp in owned { tasks.removeValue(forKey: tp)?.close() }
+        forgetPartitions(owned)
         committed.removeAll()
         try startProducer()
         try consumer.unsubscribe()
@@ -269,7 +381,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func createTask(_ tp: TopicPartition) throws {
         tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
                                    collector: collector, clock: clock,
-                                   deadLetterTopic: config.effectiveDeadLetterTopic, logger: logger, stats: stats)
+                                   deadLetterTopic: config.effectiveDeadLetterTopic,
+                                   sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats)
     }
 
     private func closeTasks() {
@@ -300,6 +413,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             tasks.removeValue(forKey: tp)?.close()
             committed.removeValue(forKey: tp)
         }
+        forgetPartitions(revoked)
     }
 
     func partitionsLost(_ partitions: [TopicPartition]) {
@@ -307,6 +421,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             tasks.removeValue(forKey: tp)?.close()
             committed.removeValue(forKey: tp)
         }
+        forgetPartitions(partitions)
         // Another member may own them already: no pending point may commit them.
         let lost = Set(partitions)
         commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }) }

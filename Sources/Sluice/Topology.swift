@@ -12,12 +12,17 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
     let topicSources: [String: String]
     /// Source node name by pattern (a name starting with `^`).
     let patternSources: [(pattern: String, node: String)]
+    /// The sinks outside Kafka, by name: each stream thread makes its own.
+    let sinks: [String: SinkSpec]
 
     /// Every subscription: topic names and `^`-prefixed patterns.
     public var subscriptions: [String] { topicSources.keys.sorted() + patternSources.map(\.pattern) }
 
     /// Topics the topology writes to by fixed name.
     public var sinkTopics: [String] { order.compactMap { specs[$0]?.sinkTopic }.sorted() }
+
+    /// The names of the sinks outside Kafka the topology writes to.
+    public var sinkNames: [String] { sinks.keys.sorted() }
 
     /// The source node that reads `topic`, if any.
     func sourceNode(forTopic topic: String) -> String? {
@@ -50,6 +55,7 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
             var line = "\(spec.kind) \(name)"
             if !spec.topics.isEmpty { line += " topics: \(spec.topics.joined(separator: ", "))" }
             if let sink = spec.sinkTopic { line += " -> topic \(sink)" }
+            if let sink = spec.sinkName { line += " -> sink \(sink)" }
             if !spec.children.isEmpty { line += " --> \(spec.children.joined(separator: ", "))" }
             lines.append(line)
         }
@@ -67,6 +73,8 @@ final class NodeSpec {
     var children: [String] = []
     var topics: [String] = []
     @usableFromInline var sinkTopic: String?
+    /// The sink outside Kafka the node writes to.
+    @usableFromInline var sinkName: String?
     let make: @Sendable (NodeContext) throws -> AnyObject
 
     init(name: String, kind: String, make: @escaping @Sendable (NodeContext) throws -> AnyObject) {

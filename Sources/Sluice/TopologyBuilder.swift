@@ -18,6 +18,7 @@ public final class TopologyBuilder {
     var order: [String] = []
     var topicSources: [String: String] = [:]
     var patternSources: [(pattern: String, node: String)] = []
+    var sinks: [String: SinkSpec] = [:]
     @usableFromInline var problems: [String] = []
     private var counter = 0
 
@@ -49,7 +50,14 @@ public final class TopologyBuilder {
     public func build() throws -> Topology {
         if topicSources.isEmpty && patternSources.isEmpty { problems.append("the topology reads no topic") }
         guard problems.isEmpty else { throw TopologyError(problems.joined(separator: "; ")) }
-        return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources)
+        return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources,
+                        sinks: sinks)
+    }
+
+    /// Makes `sink` part of the topology; writing to it again by name shares it.
+    @usableFromInline
+    func register<Item>(_ sink: SinkDefinition<Item>) {
+        if sinks[sink.name] == nil { sinks[sink.name] = SinkSpec(sink) }
     }
 
     @usableFromInline @discardableResult

@@ -20,6 +20,7 @@ public final class TopologyTestDriver {
     private let deadLetterTopic: String
     private let clock: ManualClock
     private let collector = MemoryCollector()
+    private let sinks: [String: any Sink]
     private var tasks: [TopicPartition: StreamTask] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
 
@@ -30,6 +31,7 @@ public final class TopologyTestDriver {
         self.applicationID = applicationID
         self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"
         clock = ManualClock(wallClockStart)
+        sinks = topology.sinks.mapValues { $0.recording() }
     }
 
     /// The current wall-clock time.
@@ -68,6 +70,12 @@ public final class TopologyTestDriver {
         output(topic).map { $0.value.map { String(decoding: $0, as: UTF8.self) } ?? "<tombstone>" }
     }
 
+    /// Every item written so far to the sink called `name` (a
+    /// ``RecordingSink`` stands in for it), with the input record each came from.
+    public func sinkOutput<Item>(_ name: String, as type: Item.Type = Item.self) -> [(item: Item, source: Provenance?)] {
+        (sinks[name] as? RecordingSink<Item>)?.items ?? []
+    }
+
     /// The topics written to so far.
     public var outputTopics: [String] { collector.records.keys.sorted() }
 
@@ -86,7 +94,8 @@ public final class TopologyTestDriver {
     private func task(_ tp: TopicPartition) throws -> StreamTask {
         if let task = tasks[tp] { return task }
         let task = try StreamTask(id: tp, topology: topology, applicationID: applicationID, collector: collector,
-                                  clock: clock, deadLetterTopic: deadLetterTopic, logger: .init(label: "test-driver"))
+                                  clock: clock, deadLetterTopic: deadLetterTopic, sinks: sinks,
+                                  logger: .init(label: "test-driver"))
         tasks[tp] = task
         return task
     }

@@ -44,7 +44,7 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
                 positions[tp] = committedOffsets[tp] ?? 0
             }
         }
-        for tp in assigned.sorted() {
+        for tp in assigned.sorted() where !pausedPartitions.contains(tp) {
             let log = logs[tp, default: []]
             while messages.count < maxMessages, let p = positions[tp], p < log.count {
                 messages.append(log[Int(p)])
@@ -67,8 +67,17 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
         for o in offsets { positions[o.topicPartition] = max(0, o.offset) }
     }
 
-    func pause(_ partitions: [TopicPartition]) throws {}
-    func resume(_ partitions: [TopicPartition]) throws {}
+    var pausedPartitions: Set<TopicPartition> = []
+
+    func pause(_ partitions: [TopicPartition]) throws {
+        events.append("pause \(partitions.sorted())")
+        pausedPartitions.formUnion(partitions)
+    }
+
+    func resume(_ partitions: [TopicPartition]) throws {
+        events.append("resume \(partitions.sorted())")
+        pausedPartitions.subtract(partitions)
+    }
     func groupMetadata() -> ConsumerGroupMetadata { ConsumerGroupMetadata(groupID: "fake") }
 
     func close() {
@@ -85,6 +94,7 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
     var failNextCommit: KafkaError?
     var failNextSend: KafkaError?
     var deliveryFailure: KafkaError?
+    var sentHeaders: [[KafkaHeader]] = []
     let transactionalID: String?
     /// The consumer whose group the transaction's offsets commit to.
     let group: FakeConsumer
@@ -98,6 +108,7 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
     func send(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64?) throws {
         if let e = failNextSend { failNextSend = nil; throw e }
         events.append("send \(topic) \(String(decoding: value ?? [], as: UTF8.self))")
+        sentHeaders.append(headers)
     }
 
     /// Records sent count as acknowledged at the next poll unless this is set.

@@ -1,0 +1,214 @@
+import Logging
+import SluiceKafka
+import Testing
+@testable import Sluice
+
+/// A sink that acknowledges only when told to, and refuses what it is told to.
+final class ScriptedSink: Sink, @unchecked Sendable {
+    let context: SinkContext
+    var written: [(item: String, source: Provenance?)] = []
+    var pending = PendingOffsets()
+    var tickets: [String: PendingOffsets.Ticket] = [:]
+    var full = false
+    var flushes = 0
+    var acknowledgeOnFlush = true
+    var forgotten: [TopicPartition] = []
+    var onFlush: () -> Void = {}
+
+    init(context: SinkContext) { self.context = context }
+
+    func write(_ item: String, source: Provenance?) throws {
+        written.append((item, source))
+        if let source { tickets[item] = pending.add(source) }
+    }
+
+    func acknowledge(_ item: String) { tickets.removeValue(forKey: item).map { pending.complete($0) } }
+
+    func refuse(_ item: String) throws {
+        let source = written.first { $0.item == item }?.source
+        try context.deadLetter(DeadLetter(key: nil, value: Array(item.utf8), timestamp: 7, source: source,
+                                          reason: "failed to parse field [status]", errorType: "mapper_parsing_exception",
+                                          details: [KafkaHeader("sluice.es.index", "logs")]))
+        acknowledge(item)
+    }
+
+    func poll(timeout: Duration) throws {}
+    func firstPendingOffset(of partition: TopicPartition) -> Int64? { pending.first(of: partition) }
+    var isFull: Bool { full }
+
+    func flush(timeout: Duration) throws -> Bool {
+        flushes += 1
+        onFlush()
+        if acknowledgeOnFlush { for item in Array(tickets.keys) { acknowledge(item) } }
+        return pending.isEmpty
+    }
+
+    func forget(_ partitions: [TopicPartition]) {
+        forgotten += partitions
+        pending.forget(partitions)
+    }
+
+    func close() {}
+}
+
+/// Lets a test reach the sink its thread made.
+final class SinkHolder: @unchecked Sendable {
+    var sink: ScriptedSink!
+}
+
+/// How the stream thread drives a sink outside Kafka: commits held below
+/// its first unacknowledged item, its dead letters, back-pressure, flushes.
+@Suite struct SinkThreadTests {
+    let factory = FakeFactory()
+    let clock = ManualClock(0)
+    let holder = SinkHolder()
+
+    private func thread(_ guarantee: ProcessingGuarantee) throws -> StreamThread {
+        let holder = self.holder
+        let b = TopologyBuilder()
+        let definition = SinkDefinition<String>(name: "search") { context in
+            let sink = ScriptedSink(context: context)
+            holder.sink = sink
+            return sink
+        }
+        b.stream(["in"]).to(definition, named: "to-search") { String(decoding: $0.value ?? [], as: UTF8.self) }
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig(["bootstrap.servers": "unused:1"]))
+        config.guarantee = guarantee
+        config.commitInterval = .milliseconds(100)
+        config.operationTimeout = .milliseconds(10)
+        return StreamThread(index: 0, topology: try b.build(), config: config, processID: "p1", factory: factory,
+                            clock: clock, logger: Logger(label: "test"))
+    }
+
+    private func stepAndCommit(_ t: StreamThread) throws {
+        clock.advance(by: 100)
+        try t.step()
+    }
+
+    private var commits: [String] { factory.consumer.events.filter { $0.hasPrefix("commit") } }
+
+    @Test func atLeastOnceCommitsAPartitionOnlyBelowItsFirstItemTheSinkHasNotAcknowledged() throws {
+        for value in ["a", "b", "c"] { factory.consumer.append("in", 0, value) }
+        factory.consumer.append("in", 1, "x")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        holder.sink.acknowledge("x")
+        holder.sink.acknowledge("a")
+        try stepAndCommit(t)
+        try t.step()
+        #expect(commits == ["commit async [in-0@1, in-1@1]"], "b at offset 1 is still pending")
+        holder.sink.acknowledge("c")
+        try t.step()
+        #expect(commits.count == 1, "b still holds the partition back, acknowledged out of order or not")
+        holder.sink.acknowledge("b")
+        try t.step()
+        #expect(commits.last == "commit async [in-0@3]")
+        try t.step()
+        #expect(commits.count == 2, "a position is committed once")
+    }
+
+    @Test func anItemTheSinkRefusedIsCommittedOnlyOnceItsDeadLetterIsAcknowledged() throws {
+        factory.consumer.append("in", 0, "bad")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try stepAndCommit(t)
+        try t.step()
+        #expect(commits == ["commit async [in-0@0]"], "the sink holds the record at offset 0")
+        factory.producer.withholdAcknowledgements = true
+        try holder.sink.refuse("bad")
+        try t.step()
+        #expect(commits.count == 1, "the dead letter is not acknowledged yet")
+        factory.producer.withholdAcknowledgements = false
+        try t.step()
+        #expect(commits.last == "commit async [in-0@1]")
+    }
+
+    @Test func aRefusedItemsDeadLetterNamesTheSinkTheErrorAndTheInputRecord() throws {
+        factory.consumer.append("in", 0, "bad")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        try holder.sink.refuse("bad")
+        #expect(factory.producer.events.last == "send app-dlq bad")
+        var headers: [String: String] = [:]
+        let sent = try #require(factory.producer.sentHeaders.last)
+        for h in sent { headers[h.key] = h.value.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(headers[DeadLetterHeader.processor] == "search")
+        #expect(headers[DeadLetterHeader.errorType] == "mapper_parsing_exception")
+        #expect(headers[DeadLetterHeader.reason] == "failed to parse field [status]")
+        #expect(headers[DeadLetterHeader.sourceTopic] == "in")
+        #expect(headers[DeadLetterHeader.sourcePartition] == "0")
+        #expect(headers[DeadLetterHeader.sourceOffset] == "0")
+        #expect(headers["sluice.es.index"] == "logs")
+    }
+
+    @Test func aFullSinkPausesEveryOwnedPartitionUntilItHasRoomAgain() throws {
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 1, "b")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        holder.sink.full = true
+        factory.consumer.append("in", 0, "c")
+        try t.step()
+        #expect(factory.consumer.events.contains("pause [in-0, in-1]"))
+        #expect(!holder.sink.written.contains { $0.item == "c" }, "nothing is read while the sink is full")
+        holder.sink.full = false
+        try t.step()
+        try t.step()
+        #expect(factory.consumer.events.contains("resume [in-0, in-1]"))
+        #expect(holder.sink.written.map(\.item) == ["a", "b", "c"])
+    }
+
+    @Test func revocationFlushesTheSinkBeforeCommittingAndForgetsThePartitions() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        try factory.consumer.unsubscribe()
+        #expect(holder.sink.flushes == 1)
+        #expect(commits == ["commit [in-0@1]"])
+        #expect(holder.sink.forgotten == [TopicPartition("in", 0)])
+    }
+
+    @Test func shutdownWaitsUntilTheSinkHasNothingPendingBeforeCommitting() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        try t.step()
+        holder.sink.acknowledgeOnFlush = false
+        let sink = holder.sink!
+        // The sink stays busy for two flush attempts, then catches up.
+        var attempts = 0
+        sink.onFlush = {
+            attempts += 1
+            if attempts == 3 { sink.acknowledge("a") }
+        }
+        try t.shutdown()
+        #expect(attempts == 3)
+        #expect(commits == ["commit [in-0@1]"])
+    }
+
+    @Test func exactlyOnceFlushesTheSinkBeforeTheOffsetsJoinTheTransaction() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.exactlyOnce)
+        try t.start()
+        holder.sink.onFlush = { [factory] in factory.producer.events.append("sink flushed") }
+        try stepAndCommit(t)
+        #expect(factory.producer.events == ["init", "begin", "sink flushed", "offsets [in-0@1]", "commit"])
+    }
+
+    @Test func theTestDriverRecordsWhatEachSinkWasGivenWithItsSource() throws {
+        let b = TopologyBuilder()
+        let definition = SinkDefinition<String>(name: "search") { _ in fatalError("the driver makes no real sink") }
+        b.stream(["in"]).to(definition) { String(decoding: $0.value ?? [], as: UTF8.self).uppercased() }
+        let driver = TopologyTestDriver(topology: try b.build())
+        try driver.pipe("in", value: "a")
+        try driver.pipe("in", partition: 2, value: "b")
+        let output = driver.sinkOutput("search", as: String.self)
+        #expect(output.map(\.item) == ["A", "B"])
+        #expect(output.map(\.source) == [Provenance(topic: "in", partition: 0, offset: 0),
+                                          Provenance(topic: "in", partition: 2, offset: 0)])
+    }
+}
