@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
         .library(name: "SluiceTransforms", targets: ["SluiceTransforms"]),
+        .library(name: "SluiceSinks", targets: ["SluiceSinks"]),
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "nginx-classify", targets: ["nginx-classify"]),
@@ -22,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
 
         .target(name: "SluiceKafka", dependencies: [
@@ -31,8 +33,11 @@ let package = Package(
             "SluiceKafka", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceTransforms", dependencies: ["Sluice", "CPCRE2"]),
+        .target(name: "SluiceSinks", dependencies: [
+            "Sluice", "SluiceKafka", "SluiceTransforms", "CCurl", "CZlib", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SluiceConfig", dependencies: [
-            "Sluice", "SluiceKafka", "SluiceTransforms", .product(name: "Yams", package: "Yams"),
+            "Sluice", "SluiceKafka", "SluiceTransforms", "SluiceSinks", .product(name: "Yams", package: "Yams"),
         ]),
         // Example topologies users start from, kept at the top level; each is tested.
         .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"], path: "topologies",
@@ -50,6 +55,7 @@ let package = Package(
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceKafka"]),
         .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka"]),
         .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms", "Sluice"]),
+        .testTarget(name: "SluiceSinksTests", dependencies: ["SluiceSinks", "Sluice", "SluiceKafka", "SluiceTransforms"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
         .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples"]),

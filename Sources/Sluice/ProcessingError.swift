@@ -31,3 +31,8 @@ public func attributed<T>(to processor: String, _ body: () throws -> T) throws -
 func attribute(_ error: any Error, to processor: String) -> ProcessingError {
     error as? ProcessingError ?? ProcessingError(processor: processor, underlying: error)
 }
+
+/// An error that stops the stream thread instead of sending the record to
+/// the dead-letter topic: the configuration says such a record must never
+/// be passed over. Offsets stay before the record.
+public protocol HaltingError: Error {}

@@ -136,11 +136,12 @@ struct SinkSpec: Sendable {
 }
 
 extension Stream {
-    /// Hands each record to `sink`, converted by `item`. A conversion that
-    /// throws sends the input record to the dead-letter topic.
+    /// Hands each record to `sink`, converted by `item`; a record whose
+    /// item is `nil` is passed over. A conversion that throws sends the
+    /// input record to the dead-letter topic.
     @inlinable
     public func to<Item>(_ sink: SinkDefinition<Item>, named name: String? = nil,
-                         item: @escaping @Sendable (Record<Value>) throws -> Item) {
+                         item: @escaping @Sendable (Record<Value>) throws -> Item?) {
         let name = builder.name(name, "sink")
         builder.register(sink)
         let sinkName = sink.name
@@ -149,7 +150,9 @@ extension Stream {
                 throw TopologyError("sink \(sinkName) is not running on this thread")
             }
             return Node<Value>(name: name) { record in
-                try attributed(to: name) { try target.write(try item(record), source: record.provenance) }
+                try attributed(to: name) {
+                    if let item = try item(record) { try target.write(item, source: record.provenance) }
+                }
             }
         }.sinkName = sinkName
     }

@@ -45,14 +45,14 @@ public final class StreamTask {
 
     /// Processes one input record. A ``ProcessingError`` sends the record to
     /// the dead-letter topic and processing goes on; any other error (the
-    /// dead-letter send itself failing) is the caller's.
+    /// dead-letter send itself failing, a ``HaltingError``) is the caller's.
     func process(_ message: KafkaMessage) throws {
         let record = Record(key: message.key, value: message.value, headers: message.headers, timestamp: message.timestamp,
                             provenance: Provenance(topic: message.topic, partition: message.partition, offset: message.offset))
         if message.timestamp > streamTime { streamTime = message.timestamp }
         do {
             try root.process(record)
-        } catch let error as ProcessingError {
+        } catch let error as ProcessingError where !(error.underlying is any HaltingError) {
             try deadLetter(message, error)
         }
         nextOffset = message.offset + 1

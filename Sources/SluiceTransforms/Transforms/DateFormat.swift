@@ -2,7 +2,7 @@
 /// `ISO8601`, `UNIX` (seconds, fractions allowed), `UNIX_MS`, or a Joda-style
 /// pattern such as `dd/MMM/yyyy:HH:mm:ss Z`.
 ///
-/// Pattern letters: `yyyy`/`yy` year, `M`/`MM` month number, `MMM`/`MMMM`
+/// Pattern letters: `yyyy`/`yy` (or `YYYY`/`YY`) year, `M`/`MM` month number, `MMM`/`MMMM`
 /// English month name, `d`/`dd` day, `H`/`HH` hour (0–23), `m`/`mm`,
 /// `s`/`ss`, `S…` fraction of a second, `Z` offset `+hhmm`, `ZZ` offset
 /// `+hh:mm`, `ZZZ` `UTC`/`Z`, `EEE`/`EEEE` day name (read and ignored);
@@ -57,7 +57,7 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
             var n = 1
             while i + n < chars.count, chars[i + n] == c { n += 1 }
             switch c {
-            case "y": tokens.append(.year(digits: n == 2 ? 2 : 4))
+            case "y", "Y": tokens.append(.year(digits: n == 2 ? 2 : 4))
             case "M": tokens.append(n >= 3 ? .monthName : .month(digits: n))
             case "d": tokens.append(.day)
             case "H": tokens.append(.hour)
@@ -92,6 +92,46 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
         case .pattern(let tokens):
             var reader = DateReader(text)
             return reader.read(tokens, defaultOffset: defaultOffsetSeconds)
+        }
+    }
+}
+
+extension DateFormat {
+    /// `milliseconds` since the epoch written in this format, in UTC (as
+    /// Logstash's `%{+yyyy.MM.dd}` writes index names). ISO8601 writes
+    /// Logstash's `@timestamp` form; UNIX and UNIX_MS write the number.
+    public func format(milliseconds: Int64) -> String {
+        switch kind {
+        case .iso8601: return SluiceTransforms.iso8601(milliseconds: milliseconds)
+        case .unix: return String(milliseconds.dividingFloor(by: 1000))
+        case .unixMilliseconds: return String(milliseconds)
+        case .pattern(let tokens):
+            let t = CivilTime(milliseconds: milliseconds)
+            var out = ""
+            func pad(_ v: Int, _ digits: Int) {
+                let text = String(v)
+                out += String(repeating: "0", count: max(0, digits - text.count)) + text
+            }
+            for token in tokens {
+                switch token {
+                case .year(let digits): digits == 2 ? pad(t.year % 100, 2) : pad(t.year, 4)
+                case .month(let digits): pad(t.month, digits)
+                case .monthName:
+                    let name = DateReader.months[t.month - 1]
+                    out += name.prefix(1).uppercased() + name.dropFirst()
+                case .day: pad(t.day, 2)
+                case .hour: pad(t.hour, 2)
+                case .minute: pad(t.minute, 2)
+                case .second: pad(t.second, 2)
+                case .fraction: pad(t.millisecond, 3)
+                case .offset(let colon): out += colon ? "+00:00" : "+0000"
+                case .zoneName: out += "UTC"
+                // 1970-01-01 was a Thursday.
+                case .dayName: out += ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((t.days % 7) + 7) % 7]
+                case .literal(let c): out.append(c)
+                }
+            }
+            return out
         }
     }
 }
@@ -233,28 +273,44 @@ struct DateReader {
 /// Milliseconds since the epoch as ISO 8601 in UTC with milliseconds, as
 /// Logstash writes `@timestamp`: `2013-12-11T08:01:45.000Z`.
 public func iso8601(milliseconds: Int64) -> String {
-    let seconds = Int(milliseconds.dividingFloor(by: 1000)), ms = Int(milliseconds - Int64(seconds) * 1000)
-    let days = seconds.dividingFloor(by: 86_400), secondOfDay = seconds - days * 86_400
-    // Civil date from days (inverse of daysFromCivil).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    let t = CivilTime(milliseconds: milliseconds)
     var out = [UInt8](repeating: UInt8(ascii: "0"), count: 24)
     func put(_ v: Int, at end: Int, digits: Int) {
         var v = v
         for k in stride(from: end, to: end - digits, by: -1) { out[k] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
     }
-    put(y, at: 3, digits: 4); put(m, at: 6, digits: 2); put(d, at: 9, digits: 2)
-    put(secondOfDay / 3600, at: 12, digits: 2); put(secondOfDay / 60 % 60, at: 15, digits: 2); put(secondOfDay % 60, at: 18, digits: 2)
-    put(ms, at: 22, digits: 3)
+    put(t.year, at: 3, digits: 4); put(t.month, at: 6, digits: 2); put(t.day, at: 9, digits: 2)
+    put(t.hour, at: 12, digits: 2); put(t.minute, at: 15, digits: 2); put(t.second, at: 18, digits: 2)
+    put(t.millisecond, at: 22, digits: 3)
     for (k, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] { out[k] = UInt8(ascii: c) }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// The UTC calendar date and time of an instant.
+struct CivilTime {
+    var year, month, day, hour, minute, second, millisecond: Int
+    /// Days since 1970-01-01.
+    var days: Int
+
+    init(milliseconds: Int64) {
+        let seconds = Int(milliseconds.dividingFloor(by: 1000))
+        millisecond = Int(milliseconds - Int64(seconds) * 1000)
+        days = seconds.dividingFloor(by: 86_400)
+        let secondOfDay = seconds - days * 86_400
+        hour = secondOfDay / 3600
+        minute = secondOfDay / 60 % 60
+        second = secondOfDay % 60
+        // The inverse of DateReader.daysFromCivil.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        day = doy - (153 * mp + 2) / 5 + 1
+        month = mp < 10 ? mp + 3 : mp - 9
+        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    }
 }
 
 extension BinaryInteger {

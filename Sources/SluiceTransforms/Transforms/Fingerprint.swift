@@ -81,22 +81,42 @@ public enum FingerprintEncoding: String, Sendable, CaseIterable {
     case hex, base64
 }
 
+/// A stable SHA-256 (HMAC-SHA-256 with a key) of chosen fields of an
+/// event, for document ids that make a replay overwrite instead of
+/// duplicate. One field hashes its text; several hash `|name|value|…|` in
+/// name order (Logstash's `concatenate_sources`), a missing one as empty.
+public struct Fingerprint: Sendable {
+    private let fields: [FieldPath]
+    private let key: [UInt8]?
+    private let encoding: FingerprintEncoding
+
+    /// A fingerprint of `fields`, keyed by `key` when given.
+    public init(_ fields: [FieldPath], key: String? = nil, encoding: FingerprintEncoding = .hex) {
+        self.fields = fields.sorted { $0.description < $1.description }
+        self.key = key.map { Array($0.utf8) }
+        self.encoding = encoding
+    }
+
+    /// The fingerprint of `event`; `nil` when it has none of the fields.
+    public func callAsFunction(_ event: Event) -> String? {
+        let values = fields.map { event[$0] }
+        guard values.contains(where: { $0 != nil }) else { return nil }
+        let input: String = fields.count == 1 ? values[0]!.text
+            : zip(fields, values).map { "|\($0)|\($1?.text ?? "")" }.joined() + "|"
+        let digest = key.map { SHA256.hmac(key: $0, Array(input.utf8)) } ?? SHA256.hash(Array(input.utf8))
+        return encoding.encode(digest)
+    }
+}
+
 extension Transform {
-    /// Writes a stable SHA-256 (HMAC-SHA-256 with `key`) of `fields` to
-    /// `target`, for document ids that make a replay overwrite instead of
-    /// duplicate. One field hashes its text; several hash `|name|value|…|`
-    /// in name order (Logstash's `concatenate_sources`), a missing one as
-    /// empty. An event with none of the fields gets none.
+    /// Writes the ``Fingerprint`` of `fields` to `target`. An event with
+    /// none of the fields gets none.
     public static func fingerprint(_ fields: [FieldPath], target: FieldPath, key: String? = nil,
                                    encoding: FingerprintEncoding = .hex) -> Transform {
-        let sorted = fields.sorted { $0.description < $1.description }
+        let fingerprint = Fingerprint(fields, key: key, encoding: encoding)
         return Transform(kind: "fingerprint") { record in
-            let values = sorted.map { record.value[$0] }
-            guard values.contains(where: { $0 != nil }) else { return .keep }
-            let input: String = sorted.count == 1 ? values[0]!.text
-                : zip(sorted, values).map { "|\($0)|\($1?.text ?? "")" }.joined() + "|"
-            let digest = key.map { SHA256.hmac(key: Array($0.utf8), Array(input.utf8)) } ?? SHA256.hash(Array(input.utf8))
-            guard record.value.set(target, to: .string(encoding.encode(digest))) else { return .notAnObject(target) }
+            guard let digest = fingerprint(record.value) else { return .keep }
+            guard record.value.set(target, to: .string(digest)) else { return .notAnObject(target) }
             return .keep
         }
     }

@@ -1,10 +1,13 @@
 /// Text with `%{field}` references (Logstash's sprintf format), parsed once:
-/// `"%{[service]}-%{level}"`. A missing field renders as the reference
-/// itself, as in Logstash, so a gap is visible rather than silent.
+/// `"%{[service]}-%{level}"`, and `%{+yyyy.MM.dd}` for the record's time
+/// in a ``DateFormat`` pattern, in UTC (for index names). A missing field
+/// renders as the reference itself, as in Logstash, so a gap is visible
+/// rather than silent.
 public struct Template: Sendable, Equatable, CustomStringConvertible {
     enum Part: Sendable, Equatable {
         case text(String)
         case field(FieldPath, source: String)
+        case time(DateFormat, source: String)
     }
 
     let parts: [Part]
@@ -22,7 +25,16 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                                            offset: text.distance(from: text.startIndex, to: open.lowerBound))
             }
             let reference = String(rest[open.upperBound..<close])
-            parts.append(.field(try FieldPath(reference), source: "%{\(reference)}"))
+            if reference.hasPrefix("+") {
+                do {
+                    parts.append(.time(try DateFormat(String(reference.dropFirst())), source: "%{\(reference)}"))
+                } catch {
+                    throw FieldPath.ParseError(message: error.description,
+                                               offset: text.distance(from: text.startIndex, to: open.upperBound) + 1)
+                }
+            } else {
+                parts.append(.field(try FieldPath(reference), source: "%{\(reference)}"))
+            }
             rest = rest[rest.index(after: close)...]
         }
         if !rest.isEmpty { parts.append(.text(String(rest))) }
@@ -30,16 +42,18 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         self.description = text
     }
 
-    /// Whether the template refers to no field.
-    public var isConstant: Bool { !parts.contains { if case .field = $0 { true } else { false } } }
+    /// Whether the template refers to no field and no time.
+    public var isConstant: Bool { !parts.contains { if case .text = $0 { false } else { true } } }
 
-    /// The text for `event`.
-    public func render(_ event: Event) -> String {
+    /// The text for `event` at `timestamp` (ms since the epoch); without a
+    /// timestamp a time reference renders as itself.
+    public func render(_ event: Event, timestamp: Int64? = nil) -> String {
         var out = ""
         for part in parts {
             switch part {
             case .text(let t): out += t
             case .field(let path, let source): out += event[path]?.text ?? source
+            case .time(let format, let source): out += timestamp.map { format.format(milliseconds: $0) } ?? source
             }
         }
         return out

@@ -1,0 +1,98 @@
+import SluiceKafka
+import SluiceTransforms
+
+/// How a document is written (the bulk API's action).
+public enum BulkOperation: String, Sendable, CaseIterable {
+    /// Creates or replaces the document.
+    case index
+    /// Creates the document; an existing id is a version conflict (data streams need this).
+    case create
+    /// Merges the fields into an existing document; a missing one is an error.
+    case update
+    /// Merges the fields into the document, creating it if missing.
+    case upsert
+    /// Deletes the document (what a tombstone becomes).
+    case delete
+}
+
+/// One document for the bulk API: where it goes, how it is written, and
+/// the input record it came from (for the dead-letter topic).
+public struct BulkAction: Sendable {
+    /// How it is written.
+    public var operation: BulkOperation
+    /// The target index, data stream or alias.
+    public var index: String
+    /// The document id; `nil` lets Elasticsearch choose one.
+    public var id: String?
+    /// The shard routing value.
+    public var routing: String?
+    /// The ingest pipeline.
+    public var pipeline: String?
+    /// The document as JSON; `nil` for a delete.
+    public var document: [UInt8]?
+    /// The input record's key, kept for the dead-letter topic.
+    public var key: [UInt8]?
+    /// The input record's headers, kept for the dead-letter topic.
+    public var headers: [KafkaHeader]
+    /// The input record's timestamp.
+    public var timestamp: Int64
+
+    /// Creates an action.
+    public init(operation: BulkOperation = .index, index: String, id: String? = nil, routing: String? = nil,
+                pipeline: String? = nil, document: [UInt8]?, key: [UInt8]? = nil, headers: [KafkaHeader] = [],
+                timestamp: Int64 = 0) {
+        self.operation = operation
+        self.index = index
+        self.id = id
+        self.routing = routing
+        self.pipeline = pipeline
+        self.document = document
+        self.key = key
+        self.headers = headers
+        self.timestamp = timestamp
+    }
+
+    /// Appends the action's NDJSON lines to `body`; returns the range of
+    /// the document line's JSON, if it has one.
+    func encode(into body: inout JSONWriter) -> Range<Int>? {
+        let verb = switch operation {
+        case .index: "index"
+        case .create: "create"
+        case .update, .upsert: "update"
+        case .delete: "delete"
+        }
+        body.out.append(contentsOf: #"{""#.utf8)
+        body.out.append(contentsOf: verb.utf8)
+        body.out.append(contentsOf: #"":{"_index":"#.utf8)
+        body.write(string: index)
+        if let id { field("_id", id, &body) }
+        if let routing { field("routing", routing, &body) }
+        if let pipeline, operation != .delete, operation != .update, operation != .upsert { field("pipeline", pipeline, &body) }
+        body.out.append(contentsOf: "}}\n".utf8)
+        guard operation != .delete else { return nil }
+        let document = self.document ?? Array("{}".utf8)
+        let start: Int
+        switch operation {
+        case .update, .upsert:
+            body.out.append(contentsOf: #"{"doc":"#.utf8)
+            start = body.out.count
+            body.out.append(contentsOf: document)
+            let end = body.out.count
+            body.out.append(contentsOf: (operation == .upsert ? #","doc_as_upsert":true}"# : "}").utf8)
+            body.out.append(UInt8(ascii: "\n"))
+            return start..<end
+        default:
+            start = body.out.count
+            body.out.append(contentsOf: document)
+            body.out.append(UInt8(ascii: "\n"))
+            return start..<(body.out.count - 1)
+        }
+    }
+
+    private func field(_ name: String, _ value: String, _ body: inout JSONWriter) {
+        body.out.append(contentsOf: #",""#.utf8)
+        body.out.append(contentsOf: name.utf8)
+        body.out.append(contentsOf: #"":"#.utf8)
+        body.write(string: value)
+    }
+}
