@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "SluiceSinksTests", dependencies: ["SluiceSinks", "Sluice", "SluiceKafka", "SluiceTransforms"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
         .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples", "SluiceSinks", "SluiceTransforms"]),
     ],
     swiftLanguageModes: [.v6]
 )
