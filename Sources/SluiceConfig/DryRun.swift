@@ -7,7 +7,7 @@ public final class DryRun {
     /// What became of one input record.
     public enum Output: Sendable, Equatable {
         /// Sent to a destination.
-        case destination(name: String, topic: String, key: [UInt8]?, event: Event)
+        case destination(name: String, target: String, key: [UInt8]?, event: Event)
         /// Sent to the dead-letter topic: the step that failed and why.
         case deadLetter(topic: String, key: [UInt8]?, value: [UInt8]?, step: String, reason: String)
     }
@@ -33,7 +33,7 @@ public final class DryRun {
             let record = try attributed(to: spec.decodeStepName(source: source)) { try spec.sources[source].read(input) }
             try run(record) { index, out in
                 let d = spec.destinations[index]
-                outputs.append(.destination(name: d.name, topic: d.topic, key: out.key, event: out.value))
+                outputs.append(.destination(name: d.name, target: d.label, key: out.key, event: out.value))
             }
         } catch {
             let failure = error as? ProcessingError

@@ -1,4 +1,5 @@
 import Sluice
+import SluiceSinks
 import SluiceKafka
 import SluiceTransforms
 
@@ -76,10 +77,28 @@ extension TopologySpec {
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline
-        let topics = destinations.map(\.topic)
-        merged.process(named: "steps") { PipelineProcessor(pipeline) }
-            .to(named: "destinations", topic: { topics[$0.value.destination] }) { $0.event.json() }
+        let routed = merged.process(named: "steps") { PipelineProcessor(pipeline) }
+        let search = destinations.indices.filter { destinations[$0].topic == nil }
+        guard !search.isEmpty else {
+            toTopics(routed)
+            return try builder.build()
+        }
+        // Each Elasticsearch destination is a branch of its own; the topics share the rest.
+        var split = routed.split(named: "destinations")
+        for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
+        let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("topics")
+        if let topics = branches["topics"] { toTopics(topics) }
+        for i in search {
+            guard case .elasticsearch(let es) = destinations[i].target else { continue }
+            let name = destinations[i].name
+            branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
+        }
         return try builder.build()
+    }
+
+    private func toTopics(_ routed: Stream<Routed>) {
+        let topics = destinations.map { $0.topic ?? "" }
+        routed.to(named: "to-topics", topic: { topics[$0.value.destination] }) { $0.event.json() }
     }
 
     /// The name of the node that decodes source `source`'s values; the

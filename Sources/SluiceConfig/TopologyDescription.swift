@@ -15,7 +15,7 @@ extension TopologySpec {
     /// The topics it writes: its destinations' and the dead-letter topic.
     public var outputTopics: [String] {
         var seen = Set<String>()
-        return (destinations.map(\.topic) + [effectiveDeadLetterTopic]).filter { seen.insert($0).inserted }
+        return (destinations.compactMap(\.topic) + [effectiveDeadLetterTopic]).filter { seen.insert($0).inserted }
     }
 
     /// Topics Sluice creates for itself (changelogs and repartition topics;
@@ -44,7 +44,7 @@ extension TopologySpec {
         lines.append("  steps")
         outline(stepOutline, "    ")
         lines.append("  destinations")
-        for d in destinations { lines.append("    \(d.name) → topic \(d.topic)") }
+        for d in destinations { lines.append("    \(d.name) → \(d.label)") }
         lines.append("  dead letters → topic \(effectiveDeadLetterTopic)")
         lines.append("reads: \(inputTopics.joined(separator: ", "))")
         lines.append("writes: \(outputTopics.joined(separator: ", "))")
@@ -58,7 +58,7 @@ extension TopologySpec {
         var nodes: [(id: String, label: String)] = []
         var edges: [(String, String)] = []
         for (i, source) in sources.enumerated() { nodes.append(("source\(i)", "\(source.format.rawValue): \(source.topics.joined(separator: ", "))")) }
-        for (i, d) in destinations.enumerated() { nodes.append(("dest\(i)", "\(d.name) → \(d.topic)")) }
+        for (i, d) in destinations.enumerated() { nodes.append(("dest\(i)", "\(d.name) → \(d.label)")) }
         nodes.append(("dlq", "dead letters → \(effectiveDeadLetterTopic)"))
         var previous = sources.indices.map { "source\($0)" }
         var counter = 0

@@ -74,7 +74,7 @@ public enum TopologyLoader {
         }
         let processing = top["processing"].flatMap { readProcessing($0, reader) } ?? Processing()
         let sources = top["sources"].flatMap { readSources($0, reader) } ?? []
-        let destinations = top["destinations"].flatMap { readDestinations($0, reader) } ?? []
+        let destinations = top["destinations"].flatMap { DestinationReader(reader: reader).destinations($0) } ?? []
         var steps = StepReader(reader: reader, destinations: destinations.map(\.name))
         let (pipeline, outline) = top["steps"].map { steps.readTopLevel($0) } ?? ([], [])
         let tests = top["tests"].flatMap { readTests($0, reader, destinations: destinations.map(\.name)) } ?? []
@@ -174,19 +174,6 @@ public enum TopologyLoader {
                 }
             }
             return TopologyTestCase(name: name, inputs: inputs, expected: expected, deadLetters: deadLetters)
-        }
-    }
-
-    private static func readDestinations(_ node: Node, _ reader: YAMLReader) -> [DestinationSpec]? {
-        guard case .mapping(let mapping) = node else {
-            reader.report(node, "expected destinations as a mapping of names to {topic: …}")
-            return nil
-        }
-        return mapping.compactMap { key, value in
-            guard let name = reader.string(key, "a destination name"),
-                  let fields = reader.mapping(value, "destination '\(name)'", allowed: ["topic"], required: ["topic"]),
-                  let topic = fields["topic"].flatMap({ reader.string($0, "a topic") }) else { return nil }
-            return DestinationSpec(name: name, topic: topic)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Sluice
+import SluiceSinks
 import SluiceTransforms
 
 /// A topology file, read and checked: everything needed to build the
@@ -72,8 +73,38 @@ public struct SourceTimestamp: Sendable {
 public struct DestinationSpec: Sendable {
     /// The name steps use.
     public var name: String
-    /// The Kafka topic.
-    public var topic: String
+    /// Where the records go.
+    public var target: Target
+
+    /// A Kafka topic or an Elasticsearch index.
+    public enum Target: Sendable {
+        /// A Kafka topic.
+        case topic(String)
+        /// Elasticsearch, through a bulk sink.
+        case elasticsearch(ElasticsearchDestination)
+    }
+
+    /// The Kafka topic, if the destination is one.
+    public var topic: String? {
+        if case .topic(let topic) = target { topic } else { nil }
+    }
+
+    /// The target in a few words: `topic logs-access`, `elasticsearch logs-%{+yyyy.MM.dd}`.
+    public var label: String {
+        switch target {
+        case .topic(let topic): "topic \(topic)"
+        case .elasticsearch(let es): "elasticsearch \(es.documents.index)"
+        }
+    }
+}
+
+/// An Elasticsearch destination: how to reach the cluster and how records
+/// become documents.
+public struct ElasticsearchDestination: Sendable {
+    /// Hosts, batching, retries, TLS and credentials.
+    public var config: ElasticsearchSinkConfig
+    /// Index, id, operation, routing, pipeline, tombstones.
+    public var documents: ElasticsearchDocuments
 }
 
 /// A step as written, for descriptions: its name, kind and nested steps.

@@ -1,0 +1,185 @@
+import Sluice
+import SluiceSinks
+import SluiceTransforms
+import Yams
+
+/// Reads the `destinations` mapping: per name, a Kafka `topic` or an
+/// `elasticsearch` block.
+struct DestinationReader {
+    let reader: YAMLReader
+
+    static let elasticsearchKeys = [
+        "hosts", "index", "operation", "id", "routing", "pipeline", "on_version_conflict", "on_tombstone",
+        "max_documents", "max_bytes", "linger_ms", "max_in_flight", "mode", "retry", "connect_timeout_ms",
+        "request_timeout_ms", "tls", "user", "password", "api_key", "bearer_token", "gzip", "compatible_with",
+    ]
+
+    func destinations(_ node: Node) -> [DestinationSpec]? {
+        guard case .mapping(let mapping) = node else {
+            reader.report(node, "expected destinations as a mapping of names to {topic: …} or {elasticsearch: …}")
+            return nil
+        }
+        return mapping.compactMap { key, value in
+            guard let name = reader.string(key, "a destination name"),
+                  let fields = reader.mapping(value, "destination '\(name)' (a topic or an elasticsearch block)",
+                                              allowed: ["topic", "elasticsearch"]) else { return nil }
+            switch (fields["topic"], fields["elasticsearch"]) {
+            case (let topic?, nil):
+                return reader.string(topic, "a topic").map { DestinationSpec(name: name, target: .topic($0)) }
+            case (nil, let block?):
+                return elasticsearch(block, name: name).map { DestinationSpec(name: name, target: .elasticsearch($0)) }
+            default:
+                reader.report(value, "expected destination '\(name)' to have either `topic` or `elasticsearch`")
+                return nil
+            }
+        }
+    }
+
+    private func elasticsearch(_ node: Node, name: String) -> ElasticsearchDestination? {
+        guard let fields = reader.mapping(node, "an elasticsearch destination", allowed: Self.elasticsearchKeys,
+                                          required: ["hosts", "index"]),
+              let hosts = fields["hosts"].flatMap({ reader.strings($0, "Elasticsearch URLs") }),
+              let index = fields["index"].flatMap({ template($0, "an index name") }) else { return nil }
+        var config = ElasticsearchSinkConfig(hosts: hosts)
+        var documents = ElasticsearchDocuments(index: index)
+        var ok = true
+        func read<T>(_ key: String, _ body: (Node) -> T?, into apply: (T) -> Void) {
+            guard let node = fields[key] else { return }
+            if let value = body(node) { apply(value) } else { ok = false }
+        }
+        for host in hosts where !host.hasPrefix("http://") && !host.hasPrefix("https://") {
+            reader.report(fields["hosts"]!, "expected an Elasticsearch URL starting with http:// or https://, found '\(host)'")
+            ok = false
+        }
+        read("operation", { reader.choice($0, "operation", as: WriteOperation.self) }) { documents.operation = $0.bulk }
+        read("id", documentID) { documents.id = $0 }
+        read("routing", { template($0, "a routing value") }) { documents.routing = $0 }
+        read("pipeline", { template($0, "an ingest pipeline") }) { documents.pipeline = $0 }
+        read("on_version_conflict", { reader.choice($0, "on_version_conflict", as: ConflictPolicy.self) }) { config.onVersionConflict = $0 }
+        read("on_tombstone", { reader.choice($0, "on_tombstone", as: TombstonePolicy.self) }) { documents.onTombstone = $0 }
+        read("max_documents", { reader.int($0, "max_documents", atLeast: 1) }) { config.maxDocuments = $0 }
+        read("max_bytes", { reader.int($0, "max_bytes", atLeast: 1024) }) { config.maxBytes = $0 }
+        read("linger_ms", { reader.int($0, "linger_ms", atLeast: 0) }) { config.linger = .milliseconds($0) }
+        read("max_in_flight", { reader.int($0, "max_in_flight", atLeast: 1) }) { config.maxInFlight = $0 }
+        read("mode", { reader.choice($0, "mode", as: BulkMode.self) }) { config.mode = $0 }
+        read("retry", retryPolicy) { config.retry = $0 }
+        read("connect_timeout_ms", { reader.int($0, "connect_timeout_ms", atLeast: 1) }) { config.http.connectTimeout = .milliseconds($0) }
+        read("request_timeout_ms", { reader.int($0, "request_timeout_ms", atLeast: 1) }) { config.http.requestTimeout = .milliseconds($0) }
+        read("tls", tls) { tls in tls(&config.http) }
+        read("gzip", { reader.bool($0, "gzip") }) { config.http.gzip = $0 }
+        read("compatible_with", { reader.int($0, "compatible_with", atLeast: 7) }) { config.compatibleWith = $0 }
+        if let authentication = authentication(fields) { config.http.authentication = authentication } else { ok = false }
+        ok = checkIDs(documents, fields, node) && ok
+        return ok ? ElasticsearchDestination(config: config, documents: documents) : nil
+    }
+
+    /// `auto`, `topic_partition_offset`, `key`, `{field: path}` or `{fingerprint: [paths]}`.
+    private func documentID(_ node: Node) -> DocumentID? {
+        if case .scalar = node {
+            switch reader.string(node, "a document id") {
+            case "auto": return .auto
+            case "topic_partition_offset": return .topicPartitionOffset
+            case "key": return .key
+            case let text?:
+                reader.report(node, "unknown document id '\(text)'\(didYouMean(text, among: ["auto", "topic_partition_offset", "key"])) (expected auto, topic_partition_offset, key, {field: …} or {fingerprint: […]})")
+                return nil
+            case nil: return nil
+            }
+        }
+        guard let fields = reader.mapping(node, "a document id", allowed: ["field", "fingerprint"]) else { return nil }
+        let steps = StepReader(reader: reader, destinations: [])
+        if let field = fields["field"] { return steps.field(field).map(DocumentID.field) }
+        if let list = fields["fingerprint"], let names = reader.strings(list, "fields to fingerprint") {
+            let paths = names.compactMap { steps.field(list, $0) }
+            return paths.count == names.count ? .fingerprint(Fingerprint(paths)) : nil
+        }
+        reader.report(node, "expected a document id {field: …} or {fingerprint: […]}")
+        return nil
+    }
+
+    /// Ids the operation and the tombstone policy need.
+    private func checkIDs(_ documents: ElasticsearchDocuments, _ fields: YAMLReader.Fields, _ node: Node) -> Bool {
+        guard case .auto = documents.id else { return true }
+        if documents.operation == .update || documents.operation == .upsert {
+            reader.report(fields["operation"] ?? node, "expected an `id` for operation \(documents.operation.rawValue): an update needs the document's id")
+            return false
+        }
+        if documents.onTombstone == .delete {
+            reader.report(fields["on_tombstone"] ?? node, "expected an `id` from the key or the input position for on_tombstone: delete")
+            return false
+        }
+        return true
+    }
+
+    private func retryPolicy(_ node: Node) -> RetryPolicy? {
+        guard let fields = reader.mapping(node, "a retry policy", allowed: ["initial_backoff_ms", "max_backoff_ms", "max_attempts"]) else { return nil }
+        var policy = RetryPolicy()
+        if let n = fields["initial_backoff_ms"] {
+            guard let ms = reader.int(n, "initial_backoff_ms", atLeast: 1) else { return nil }
+            policy.initialBackoff = .milliseconds(ms)
+        }
+        if let n = fields["max_backoff_ms"] {
+            guard let ms = reader.int(n, "max_backoff_ms", atLeast: 1) else { return nil }
+            policy.maxBackoff = .milliseconds(ms)
+        }
+        if let n = fields["max_attempts"] {
+            guard let attempts = reader.int(n, "max_attempts", atLeast: 1) else { return nil }
+            policy.maxAttempts = attempts
+        }
+        return policy
+    }
+
+    private func tls(_ node: Node) -> ((inout HTTPSettings) -> Void)? {
+        guard let fields = reader.mapping(node, "TLS settings", allowed: ["ca_file", "certificate", "key", "verify"]) else { return nil }
+        let ca = fields["ca_file"].flatMap { reader.string($0, "a CA file") }
+        let certificate = fields["certificate"].flatMap { reader.string($0, "a client certificate file") }
+        let key = fields["key"].flatMap { reader.string($0, "a client key file") }
+        let verify = fields["verify"].flatMap { reader.bool($0, "verify") }
+        if (certificate == nil) != (key == nil) {
+            reader.report(node, "expected both `certificate` and `key` for a client certificate")
+            return nil
+        }
+        return { http in
+            http.caFile = ca
+            http.clientCertificate = certificate
+            http.clientKey = key
+            if let verify { http.verifyTLS = verify }
+        }
+    }
+
+    /// Basic (`user`, `password`), `api_key` or `bearer_token`: one at most.
+    private func authentication(_ fields: YAMLReader.Fields) -> HTTPAuthentication? {
+        let given = ["user", "api_key", "bearer_token"].filter { fields[$0] != nil }
+        if given.count > 1 {
+            reader.report(fields[given[1]]!, "expected one way to authenticate, found \(given.joined(separator: " and "))")
+            return nil
+        }
+        if let user = fields["user"] {
+            guard let password = fields["password"] else {
+                reader.report(user, "expected a `password` with `user`")
+                return nil
+            }
+            guard let u = reader.string(user, "a user"), let p = reader.string(password, "a password") else { return nil }
+            return .basic(user: u, password: p)
+        }
+        if let password = fields["password"] {
+            reader.report(password, "expected a `user` with `password`")
+            return nil
+        }
+        if let key = fields["api_key"] { return reader.string(key, "an API key").map(HTTPAuthentication.apiKey) }
+        if let token = fields["bearer_token"] { return reader.string(token, "a bearer token").map(HTTPAuthentication.bearer) }
+        return HTTPAuthentication.none
+    }
+
+    private func template(_ node: Node, _ what: String) -> Template? {
+        guard let text = reader.string(node, what) else { return nil }
+        return reader.checked(node, "bad \(what)") { try Template(text) }
+    }
+}
+
+/// The operations a topology may choose (a delete comes only from a tombstone).
+enum WriteOperation: String, CaseIterable {
+    case index, create, update, upsert
+
+    var bulk: BulkOperation { BulkOperation(rawValue: rawValue)! }
+}
