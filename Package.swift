@@ -41,7 +41,7 @@ let package = Package(
         ]),
         // Example topologies users start from, kept at the top level; each is tested.
         .target(name: "SluiceExamples", dependencies: ["Sluice", "SluiceTransforms"], path: "topologies",
-                exclude: ["nginx-json-classify.yaml", "nginx-classify.yaml", "syslog-ingest.yaml"]),
+                exclude: ["nginx-json-classify.yaml", "nginx-classify.yaml", "syslog-ingest.yaml", "logs-to-elasticsearch.yaml"]),
         .executableTarget(name: "sluice", dependencies: [
             "Sluice", "SluiceKafka", "SluiceConfig", "SluiceTransforms", "SluiceExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,7 +2,8 @@
 # Starts, stops and reports the local services Sluice's demo, tests and
 # benchmarks use: the Tansu Kafka-compatible broker and Elasticsearch, both on
 # loopback. `start` is a no-op for a service already running; `stop` leaves no
-# process behind. Usage: services.sh start|stop|status [kafka|es]...
+# process behind (and no Elasticsearch data unless SLUICE_ES_KEEP_DATA is set).
+# Usage: services.sh start|stop|status [kafka|es]...
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -84,7 +85,7 @@ for s in "${services[@]}"; do
     start:kafka) start_kafka ;;
     start:es) start_es ;;
     stop:kafka) stop_one "$RUN_DIR/tansu.pid" kafka ;;
-    stop:es) stop_one "$RUN_DIR/es.pid" elasticsearch; rm -rf "$RUN_DIR/es-data" ;;
+    stop:es) stop_one "$RUN_DIR/es.pid" elasticsearch; [[ -n "${SLUICE_ES_KEEP_DATA:-}" ]] || rm -rf "$RUN_DIR/es-data" ;;
     status:kafka) status_one "$RUN_DIR/tansu.pid" kafka "127.0.0.1:$KAFKA_PORT" ;;
     status:es) status_one "$RUN_DIR/es.pid" elasticsearch "http://127.0.0.1:$ES_PORT" ;;
     *) echo "usage: $0 start|stop|status [kafka|es]..." >&2; exit 2 ;;

@@ -311,13 +311,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if full {
             let more = tasks.keys.filter { !paused.contains($0) }
             guard !more.isEmpty else { return true }
-            if paused.isEmpty { logger.info("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }
+            if paused.isEmpty { logger.debug("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }
             try consumer.pause(more)
             paused.formUnion(more)
         } else if !paused.isEmpty {
             try consumer.resume(paused.sorted())
             paused.removeAll()
-            logger.info("sinks have room again; resuming input")
+            logger.debug("sinks have room again; resuming input")
         }
         return full
     }

@@ -1,0 +1,118 @@
+import Foundation
+import Sluice
+import SluiceKafka
+import SluiceSinks
+import Testing
+
+/// `sluice run` with an Elasticsearch destination, killed and restarted,
+/// and Elasticsearch itself stopped: the index ends with every record
+/// exactly once.
+@Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker and Elasticsearch: run scripts/test.sh"))
+struct ElasticsearchCrashIntegrationTests {
+    let es = Elasticsearch()
+
+    /// A topic of `count` JSON records, an index for them, and a topology
+    /// file that sends every record there with `topic_partition_offset` ids.
+    struct Run {
+        let name: String
+        let count: Int
+        let directory = Services.temporaryDirectory()
+        var input: String { "\(name)-in" }
+        var index: String { "\(name)-docs" }
+        var file: String { directory + "/es.yaml" }
+
+        init(_ prefix: String, count: Int, es: Elasticsearch, requestTimeoutMs: Int = 60_000) throws {
+            name = Services.unique(prefix)
+            self.count = count
+            try es.createIndex(index, mapping: #"{"properties":{"n":{"type":"long"},"service":{"type":"keyword"}}}"#)
+            try Services.Broker.local.createTopics([NewTopic(input, partitions: 6), NewTopic("\(name)-dlq", partitions: 1)])
+            let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
+            for i in 0..<count {
+                try producer.send(topic: input, key: Array("k\(i)".utf8), value: Array(#"{"n":\#(i),"service":"web"}"#.utf8))
+            }
+            try producer.flush(timeout: .seconds(60))
+            try """
+            application: \(name)
+            kafka:
+              bootstrap.servers: \(Services.bootstrap)
+            processing:
+              threads: 2
+            sources:
+              - topics: [\(input)]
+                format: json
+            destinations:
+              docs:
+                elasticsearch:
+                  hosts: ['\(Elasticsearch.url)']
+                  index: \(index)
+                  id: topic_partition_offset
+                  request_timeout_ms: \(requestTimeoutMs)
+                  retry: { max_backoff_ms: 2000 }
+            steps:
+              - to: docs
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+
+        func start(_ label: String) throws -> TopologyProcess {
+            try TopologyProcess(["run", file, "--state-dir", directory + "/state"]
+                                + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] },
+                                logPath: "\(directory)/\(label).log", executable: "sluice")
+        }
+    }
+
+    /// Polls the index until it holds `target` documents or `timeout` passes; returns the last count.
+    private func waitForDocuments(_ run: Run, atLeast target: Int, timeout: Duration) throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        var count = 0
+        while ContinuousClock.now < deadline {
+            count = (try? es.count(run.index)) ?? count
+            if count >= target { return count }
+            pause(0.5)
+        }
+        return count
+    }
+
+    @Test func aMillionRecordsArriveExactlyOnceThoughTheProcessIsKilledFiveTimes() throws {
+        let run = try Run("es-kill", count: 1_000_000, es: es)
+        var random = SystemRandomNumberGenerator()
+        var reached = 0
+        for kill in 1...5 {
+            let process = try run.start("run-\(kill)")
+            defer { process.signal(SIGKILL) }
+            // Some progress first, then a kill at a random moment of the next seconds.
+            reached = try waitForDocuments(run, atLeast: reached + 20_000, timeout: .seconds(180))
+            pause(Double.random(in: 0...3, using: &random))
+            process.signal(SIGKILL)
+            #expect(process.wait() == SIGKILL)
+            print("kill \(kill): \(reached)+ documents indexed")
+        }
+        let last = try run.start("run-final")
+        defer { last.signal(SIGKILL) }
+        let final = try waitForDocuments(run, atLeast: run.count, timeout: .seconds(600))
+        last.signal(SIGTERM)
+        #expect(last.wait() == 0, "a signalled instance drains and exits 0")
+        pause(2)
+        #expect(final == run.count)
+        #expect(try es.count(run.index) == run.count, "1,000,000 distinct ids: every record once, none twice")
+        var dead = 0
+        try TopicReader(config: Services.kafka, logger: Services.logger).read(["\(run.name)-dlq"]) { _ in dead += 1 }
+        #expect(dead == 0)
+    }
+
+    @Test func elasticsearchStoppedForAMinuteMidRunLosesNothingAndTheRunCompletes() throws {
+        let run = try Run("es-down", count: 200_000, es: es, requestTimeoutMs: 5_000)
+        let process = try run.start("run")
+        defer { process.signal(SIGKILL) }
+        _ = try waitForDocuments(run, atLeast: 20_000, timeout: .seconds(180))
+        try Services.elasticsearch("stop")
+        pause(60)
+        try Services.elasticsearch("start")
+        let final = try waitForDocuments(run, atLeast: run.count, timeout: .seconds(600))
+        process.signal(SIGTERM)
+        #expect(process.wait() == 0)
+        #expect(final == run.count)
+        let log = process.log
+        #expect(log.contains("elasticsearch bulk items will be retried"), "the backoff shows in the log")
+        #expect(log.contains("elasticsearch requests succeed again"))
+    }
+}
