@@ -6,10 +6,9 @@ import Testing
 
 /// `sluice run` with an Elasticsearch destination, killed and restarted,
 /// and Elasticsearch itself stopped: the index ends with every record
-/// exactly once.
-@Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker and Elasticsearch: run scripts/test.sh"))
-struct ElasticsearchCrashIntegrationTests {
-    let es = Elasticsearch()
+/// exactly once. Part of the serialized Elasticsearch suite, so that no
+/// other test of it runs while Elasticsearch is down.
+extension ElasticsearchSinkIntegrationTests {
 
     /// A topic of `count` JSON records, an index for them, and a topology
     /// file that sends every record there with `topic_partition_offset` ids.
