@@ -86,8 +86,9 @@ extension TopologySpec {
         // Each Elasticsearch destination is a branch of its own; the topics share the rest.
         var split = routed.split(named: "destinations")
         for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
-        let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("topics")
-        if let topics = branches["topics"] { toTopics(topics) }
+        // Parentheses keep the default branch's name apart from any destination's.
+        let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
+        if let topics = branches["(topics)"] { toTopics(topics) }
         for i in search {
             guard case .elasticsearch(let es) = destinations[i].target else { continue }
             let name = destinations[i].name

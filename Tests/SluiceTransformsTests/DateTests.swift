@@ -59,4 +59,30 @@ import Testing
         #expect(record.value.tags == ["_dateparsefailure"])
         #expect(record.timestamp == 1_386_748_905_000, "a failed parse leaves the time as it was")
     }
+
+    @Test(arguments: [
+        ("yyyy.MM.dd", "2013.12.11"),
+        ("YYYY.MM", "2013.12"),
+        ("dd/MMM/yyyy:HH:mm:ss Z", "11/Dec/2013:08:01:45 +0000"),
+        ("EEE, dd MMM yy HH:mm:ss.SSS ZZ", "Wed, 11 Dec 13 08:01:45.123 +00:00"),
+        ("UNIX_MS", "1386748905123"),
+    ])
+    func aTimeIsWrittenInAPatternInUTC(format: String, expected: String) throws {
+        #expect(try DateFormat(format).format(milliseconds: 1_386_748_905_123) == expected)
+    }
+
+    @Test func whatAPatternWritesItReadsBack() throws {
+        let format = try DateFormat("dd/MMM/yyyy:HH:mm:ss Z")
+        for ms in [Int64(0), 951_782_400_000, 1_386_748_905_000, -86_400_000] {
+            #expect(format.parse(format.format(milliseconds: ms)) == ms)
+        }
+    }
+
+    @Test func aTemplateWritesTheRecordsTimeWhereItSaysPlusPattern() throws {
+        let template = try Template("logs-%{service}-%{+yyyy.MM.dd}")
+        let event = try Event(json: Array(#"{"service":"web"}"#.utf8))
+        #expect(template.render(event, timestamp: 1_386_748_905_123) == "logs-web-2013.12.11")
+        #expect(template.render(event) == "logs-web-%{+yyyy.MM.dd}", "without a time the reference shows")
+        #expect(throws: (any Error).self) { try Template("%{+yyyy.QQ}") }
+    }
 }

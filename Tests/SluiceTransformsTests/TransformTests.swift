@@ -26,6 +26,13 @@ import Testing
         #expect(add["service"] == "cart")
     }
 
+    @Test func setWritesTheRecordsTimeForAPlusPattern() throws {
+        let set = Transform.set([(try FieldPath("day"), .template(try Template("%{+yyyy-MM-dd}")))])
+        var record = Record(key: nil, value: sample, timestamp: 1_386_748_905_123)
+        #expect(try set.handlingFailures(.deadLetter)()(&record))
+        #expect(record.value["day"] == "2013-12-11")
+    }
+
     @Test func renameCopyAndRemoveMoveFields() throws {
         var out = try #require(try run(.rename([(try FieldPath("service"), try FieldPath("[app][name]"))]), sample))
         #expect(out["service"] == nil)

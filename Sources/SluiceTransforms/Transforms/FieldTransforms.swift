@@ -5,10 +5,11 @@ public enum SetValue: Sendable, Equatable {
     case literal(FieldValue)
     case template(Template)
 
-    func value(for event: Event) -> FieldValue {
+    /// The value for `event` of a record at `timestamp` (for `%{+yyyy.MM.dd}`).
+    func value(for event: Event, timestamp: Int64) -> FieldValue {
         switch self {
         case .literal(let v): v
-        case .template(let t): .string(t.render(event))
+        case .template(let t): .string(t.render(event, timestamp: timestamp))
         }
     }
 }
@@ -29,7 +30,9 @@ extension Transform {
     public static func set(_ fields: [(FieldPath, SetValue)], overwrite: Bool = true) -> Transform {
         Transform(kind: overwrite ? "set" : "add") { record in
             for (path, value) in fields where overwrite || record.value[path] == nil {
-                guard record.value.set(path, to: value.value(for: record.value)) else { return .notAnObject(path) }
+                guard record.value.set(path, to: value.value(for: record.value, timestamp: record.timestamp)) else {
+                    return .notAnObject(path)
+                }
             }
             return .keep
         }
