@@ -35,7 +35,7 @@ public final class HTTPClient {
     /// Queues `request`; its outcome comes back from ``poll(timeout:)`` with `tag`.
     public func start(_ request: HTTPRequest, tag: Int) {
         let transfer = idle.popLast() ?? Transfer()
-        transfer.prepare(request, tag: tag, settings: settings)
+        transfer.prepare(request, settings: settings)
         running[tag] = transfer
         curl_multi_add_handle(multi, transfer.easy)
     }
@@ -99,7 +99,7 @@ private final class Transfer {
         errorBuffer.deallocate()
     }
 
-    func prepare(_ request: HTTPRequest, tag: Int, settings: HTTPSettings) {
+    func prepare(_ request: HTTPRequest, settings: HTTPSettings) {
         curl_easy_reset(easy)
         response.removeAll(keepingCapacity: true)
         curl_slist_free_all(headerList)
@@ -140,7 +140,6 @@ private final class Transfer {
             return size * count
         }
         sluice_curl_setopt_ptr(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque())
-        _ = tag
     }
 
     private func applyTLS(_ settings: HTTPSettings) {
