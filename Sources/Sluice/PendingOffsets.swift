@@ -51,6 +51,9 @@ public struct PendingOffsets {
         /// The input offset.
         public let offset: Int64
         let generation: Int
+
+        /// The input record the item came from.
+        public var source: Provenance { Provenance(topic: partition.topic, partition: partition.partition, offset: offset) }
     }
 
     /// Offsets in increasing order with a count of items each; completed

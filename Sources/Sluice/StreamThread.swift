@@ -193,15 +193,24 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }
         if !held.isEmpty { commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }), at: 0) }
         guard !latest.isEmpty else { return }
-        let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
+        commitToGroup(latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition },
+                      async: true)
+    }
+
+    /// Commits `offsets` to the group; returns whether the commit went out.
+    /// A failure only repeats records after a crash: the next commit
+    /// covers them again.
+    @discardableResult
+    private func commitToGroup(_ offsets: [TopicPartitionOffset], async: Bool) -> Bool {
         do {
-            try consumer.commit(offsets, async: true)
-            stats.commits.add(1, ordering: .relaxed)
-            for o in offsets { groupCommitted[o.topicPartition] = o.offset }
+            try consumer.commit(offsets, async: async)
         } catch {
-            // Only repeats records after a crash; the next point commits again.
             logger.warning("offset commit failed", metadata: ["error": "\(error)"])
+            return false
         }
+        stats.commits.add(1, ordering: .relaxed)
+        for o in offsets { groupCommitted[o.topicPartition] = o.offset }
+        return true
     }
 
     /// The smallest offset of `tp` that a sink has not made durable, or
@@ -253,16 +262,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             try flushSinks()
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
             deadLetterWaits.removeAll()
-            guard !offsets.isEmpty else { return }
-            do {
-                try consumer.commit(offsets, async: false)
-                stats.commits.add(1, ordering: .relaxed)
-                for o in offsets { groupCommitted[o.topicPartition] = o.offset }
-            } catch {
-                // Only repeats records after a crash; the next interval commits again.
-                logger.warning("offset commit failed", metadata: ["error": "\(error)"])
-                return
-            }
+            guard !offsets.isEmpty, commitToGroup(offsets, async: false) else { return }
         }
         for o in offsets { committed[o.topicPartition] = o.offset }
     }
@@ -450,8 +450,9 @@ final class ThreadStats: Sendable {
     let tasks = Atomic<Int>(0)
 }
 
-/// Blocks the calling thread.
-func blockThread(for duration: Duration) {
+/// Blocks the calling thread (a stream thread waiting for a backoff: its
+/// loop is synchronous by design).
+public func blockThread(for duration: Duration) {
     let ms = duration.wholeMilliseconds
     var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
     _ = nanosleep(&ts, nil)

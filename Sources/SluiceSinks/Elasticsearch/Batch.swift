@@ -10,9 +10,11 @@ struct Batch {
         var action: BulkAction
         /// Where the document's JSON sits in the body of the batch that holds the item.
         var document: Range<Int>?
+        /// Where the item came from; `nil` for a punctuator's record.
         var ticket: PendingOffsets.Ticket?
-        var source: Provenance?
         var attempts: Int
+
+        var source: Provenance? { ticket?.source }
     }
 
     var body = JSONWriter()
@@ -24,16 +26,16 @@ struct Batch {
     /// The index of the host it went to.
     var host = 0
 
-    mutating func append(_ action: BulkAction, ticket: PendingOffsets.Ticket?, source: Provenance?, attempts: Int) {
+    mutating func append(_ action: BulkAction, ticket: PendingOffsets.Ticket?, attempts: Int) {
         var action = action
         let range = action.encode(into: &body)
         action.document = nil
-        items.append(Item(action: action, document: range, ticket: ticket, source: source, attempts: attempts))
+        items.append(Item(action: action, document: range, ticket: ticket, attempts: attempts))
     }
 
     /// Adds an item restored from an earlier batch.
     mutating func append(_ item: Item) {
-        append(item.action, ticket: item.ticket, source: item.source, attempts: item.attempts)
+        append(item.action, ticket: item.ticket, attempts: item.attempts)
     }
 
     /// The document of `item`, an item of this batch.

@@ -2,9 +2,6 @@ import Logging
 import Sluice
 import SluiceKafka
 import SluiceTransforms
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Sends documents to Elasticsearch (or OpenSearch) with the bulk API and
 /// loses none: every item of every response is read; rejected and
@@ -58,7 +55,7 @@ public final class ElasticsearchSink: Sink {
         let ticket = source.map { pending.add($0) }
         if ticket == nil { untracked += 1 }
         if buffer.items.isEmpty { buffer.started = clock.now() }
-        buffer.append(item, ticket: ticket, source: source, attempts: 0)
+        buffer.append(item, ticket: ticket, attempts: 0)
         if bufferIsFull { dispatchDue() }
     }
 
@@ -136,8 +133,8 @@ public final class ElasticsearchSink: Sink {
 
     private func send(_ batch: Batch) {
         var batch = batch
-        batch.host = hosts.pick(now: clock.now())
         batch.sentAt = clock.now()
+        batch.host = hosts.pick(now: batch.sentAt)
         let tag = nextTag
         nextTag += 1
         var url = "\(config.hosts[batch.host])/_bulk"
@@ -157,19 +154,18 @@ public final class ElasticsearchSink: Sink {
         guard !retries.isEmpty, timeout > .zero else { return }
         let wait = min(retryAt - clock.now(), timeout.wholeMilliseconds)
         guard wait > 0 else { return }
-        var ts = timespec(tv_sec: Int(wait / 1000), tv_nsec: Int(wait % 1000) * 1_000_000)
-        _ = nanosleep(&ts, nil)
+        blockThread(for: .milliseconds(wait))
     }
 
     // MARK: Outcomes
 
     private func handle(_ tag: Int, _ result: Result<HTTPResponse, HTTPTransportError>) throws {
         guard let batch = inFlight.removeValue(forKey: tag) else { return }
-        let latency = clock.now() - batch.sentAt
-        stats.latencies.record(latency)
+        let now = clock.now()
+        stats.latencies.record(now - batch.sentAt)
         switch result {
         case .failure(let error):
-            hosts.markDown(batch.host, now: clock.now(), for: config.retry.delay(after: 1))
+            hosts.markDown(batch.host, now: now, for: config.retry.delay(after: 1))
             retry(batch, reason: "connection", "\(config.hosts[batch.host]) unreachable: \(error.message)")
         case .success(let response):
             hosts.markUp(batch.host)
