@@ -12,6 +12,7 @@ struct DestinationReader {
         "hosts", "index", "operation", "id", "routing", "pipeline", "on_version_conflict", "on_tombstone",
         "max_documents", "max_bytes", "linger_ms", "max_in_flight", "mode", "retry", "connect_timeout_ms",
         "request_timeout_ms", "tls", "user", "password", "api_key", "bearer_token", "gzip", "compatible_with",
+        "template",
     ]
 
     func destinations(_ node: Node) -> [DestinationSpec]? {
@@ -68,6 +69,9 @@ struct DestinationReader {
         read("tls", tls) { tls in tls(&config.http) }
         read("gzip", { reader.bool($0, "gzip") }) { config.http.gzip = $0 }
         read("compatible_with", { reader.int($0, "compatible_with", atLeast: 7) }) { config.compatibleWith = $0 }
+        read("template", { indexTemplate($0, destination: name, index: index, operation: documents.operation) }) {
+            config.templates = [$0]
+        }
         if let authentication = authentication(fields) { config.http.authentication = authentication } else { ok = false }
         ok = checkIDs(documents, fields, node) && ok
         return ok ? ElasticsearchDestination(config: config, documents: documents) : nil
@@ -109,6 +113,36 @@ struct DestinationReader {
             return false
         }
         return true
+    }
+
+    /// `{version, mappings, settings, …}`: installed before the first document.
+    private func indexTemplate(_ node: Node, destination: String, index: Template, operation: BulkOperation) -> IndexTemplate? {
+        guard let fields = reader.mapping(node, "an index template", allowed: [
+            "name", "index_patterns", "version", "priority", "settings", "mappings", "data_stream"], required: ["version"]),
+            let version = fields["version"].flatMap({ reader.int($0, "a template version", atLeast: 1) }) else { return nil }
+        var template = IndexTemplate(name: "sluice-\(destination)", patterns: [index.wildcardPattern], version: version)
+        var ok = true
+        if let n = fields["name"] { if let name = reader.string(n, "a template name") { template.name = name } else { ok = false } }
+        if let n = fields["index_patterns"] { if let p = reader.strings(n, "index patterns") { template.patterns = p } else { ok = false } }
+        if let n = fields["priority"] { if let p = reader.int(n, "a priority", atLeast: 0) { template.priority = p } else { ok = false } }
+        for key in ["settings", "mappings"] {
+            guard let n = fields[key] else { continue }
+            guard case .object(let map)? = reader.value(n, key) else {
+                if case .mapping = n {} else { reader.report(n, "expected \(key) as a mapping") }
+                ok = false
+                continue
+            }
+            if key == "settings" { template.settings = map } else { template.mappings = map }
+        }
+        if let n = fields["data_stream"] {
+            guard let dataStream = reader.bool(n, "data_stream") else { return nil }
+            if dataStream && operation != .create {
+                reader.report(n, "expected `operation: create` with a data stream: a data stream only takes creates")
+                ok = false
+            }
+            template.dataStream = dataStream
+        }
+        return ok ? template : nil
     }
 
     private func retryPolicy(_ node: Node) -> RetryPolicy? {

@@ -23,12 +23,15 @@ struct ElasticsearchSinkIntegrationTests {
         try producer.flush(timeout: .seconds(30))
     }
 
-    private func sinkRun(_ input: String, index: String, applicationID: String, count: Int) throws -> StreamApplication {
+    private func sinkRun(_ input: String, index: String, applicationID: String, count: Int,
+                         templates: [IndexTemplate] = []) throws -> StreamApplication {
+        var config = ElasticsearchSinkConfig(hosts: [Elasticsearch.url])
+        config.templates = templates
         let builder = TopologyBuilder()
         var documents = ElasticsearchDocuments(index: try Template(index))
         documents.id = .topicPartitionOffset
         builder.stream([input]).mapValues(named: "parse") { try Event(json: $0.value ?? []) }
-            .to(.elasticsearch("es", ElasticsearchSinkConfig(hosts: [Elasticsearch.url])), named: "to-es",
+            .to(.elasticsearch("es", config), named: "to-es",
                 documents: documents) { $0.value }
         let app = try StreamApplication(topology: try builder.build(), config: Services.streamsConfig(applicationID),
                                         logger: Services.logger)
@@ -70,6 +73,39 @@ struct ElasticsearchSinkIntegrationTests {
         _ = try sinkRun(input, index: index, applicationID: "\(run)-first", count: 2000)
         _ = try sinkRun(input, index: index, applicationID: "\(run)-second", count: 2000)
         #expect(try es.count(index) == 2000)
+    }
+
+    @Test func aDeclaredTemplateShapesTheNewIndexAndIsReplacedOnlyByANewerVersion() throws {
+        let run = Services.unique("es-template")
+        let input = "\(run)-in", index = "\(run)-logs"
+        try produce(input, count: 100, partitions: 1)
+        func template(_ version: Int, nType: String) -> IndexTemplate {
+            IndexTemplate(name: run, patterns: ["\(run)-*"], version: version,
+                          settings: FieldMap([("number_of_replicas", 0)]),
+                          mappings: FieldMap([("properties", ["n": ["type": .string(nType)]])]))
+        }
+        func installed() throws -> (version: Int?, nType: String?) {
+            let body = try es.call("GET", "/_index_template/\(run)").body
+            guard case .object(let root) = try JSONParser.parse(body), case .array(let list)? = root["index_templates"],
+                  case .object(let entry)? = list.first, case .object(let t)? = entry["index_template"],
+                  case .object(let inner)? = t["template"], case .object(let mappings)? = inner["mappings"],
+                  case .object(let properties)? = mappings["properties"], case .object(let n)? = properties["n"] else {
+                return (nil, nil)
+            }
+            if case .int(let v)? = t["version"] { return (v, n["type"]?.string) }
+            return (nil, n["type"]?.string)
+        }
+
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-1", count: 100, templates: [template(2, nType: "keyword")])
+        #expect(try installed() == (2, "keyword"))
+        #expect(try es.count(index) == 100)
+        let mapping = try es.call("GET", "/\(index)/_mapping/field/n").text
+        #expect(mapping.contains(#""type":"keyword""#), "the index was created from the template: \(mapping)")
+
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-2", count: 100, templates: [template(1, nType: "long")])
+        #expect(try installed() == (2, "keyword"), "an older version never replaces a newer one")
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-3", count: 100, templates: [template(3, nType: "long")])
+        #expect(try installed() == (3, "long"))
     }
 
     @Test func theIndexNameTakesFieldsAndTheRecordsDay() throws {

@@ -29,6 +29,13 @@ import Testing
           password: ${env:ES_PASSWORD}
           tls: { ca_file: /etc/ca.pem, verify: true }
           gzip: true
+          template:
+            version: 2
+            settings: { number_of_shards: 1, refresh_interval: 5s }
+            mappings:
+              properties:
+                status: { type: keyword }
+                bytes: { type: long }
       audit: { topic: audit-out }
     steps:
       - route:
@@ -64,6 +71,19 @@ import Testing
         #expect(!"\(es.config.http.authentication)".contains("pw"), "the password never prints")
     }
 
+    @Test func theTemplateBlockDefaultsItsNameAndPatternFromTheDestinationAndIndex() throws {
+        let spec = try TopologyLoader.load(yaml: Self.valid, file: "t.yaml", environment: ["ES_PASSWORD": "pw"])
+        guard case .elasticsearch(let es) = spec.destinations[0].target, let template = es.config.templates.first else {
+            Issue.record("expected an Elasticsearch destination with a template")
+            return
+        }
+        #expect(template.name == "sluice-search")
+        #expect(template.patterns == ["logs-*-*"])
+        #expect(template.version == 2)
+        #expect(template.settings == FieldMap([("number_of_shards", 1), ("refresh_interval", "5s")]))
+        #expect(template.mappings == FieldMap([("properties", ["status": ["type": "keyword"], "bytes": ["type": "long"]])]))
+    }
+
     @Test func describeShowsTheIndexAndTheTopologyHasASinkNamedAfterTheDestination() throws {
         let spec = try TopologyLoader.load(yaml: Self.valid, file: "t.yaml", environment: ["ES_PASSWORD": "pw"])
         #expect(spec.describe(.text).contains("search → elasticsearch logs-%{[service][name]}-%{+yyyy.MM.dd}"))
@@ -97,6 +117,9 @@ import Testing
         ("'logs-%{[service][name]}-%{+yyyy.MM.dd}'", "'logs-%{+yyyy.QQ}'", "unknown letter 'Q' in date pattern"),
         ("id: topic_partition_offset", "operation: upsert", "expected an `id` for operation upsert"),
         ("gzip: true", "gzp: true", "unknown key 'gzp'"),
+        ("version: 2", "priority: 2", "missing required key 'version'"),
+        ("version: 2", "version: 2\n        data_stream: true", "expected `operation: create` with a data stream"),
+        ("settings: { number_of_shards: 1, refresh_interval: 5s }", "settings: [1]", "expected settings as a mapping"),
     ])
     func aMistakeIsReportedWithItsPlace(original: String, replacement: String, message: String) {
         let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)

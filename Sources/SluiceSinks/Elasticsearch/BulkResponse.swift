@@ -44,6 +44,16 @@ enum BulkResponse {
         return error(root["error"])
     }
 
+    /// What a failed answer says: its status (refused credentials named as
+    /// such), then the body's error type and reason when it has them.
+    static func describe(status: Int, body: [UInt8]) -> String {
+        let what = status == 401 || status == 403
+            ? "Elasticsearch refused the credentials (\(status))" : "Elasticsearch answered \(status)"
+        let (type, reason) = requestError(body)
+        let details = [type, reason].compactMap { $0 }
+        return details.isEmpty ? what : "\(what): \(details.joined(separator: ": "))"
+    }
+
     private static func error(_ value: FieldValue?) -> (type: String?, reason: String?) {
         switch value {
         case .object(let error)?:

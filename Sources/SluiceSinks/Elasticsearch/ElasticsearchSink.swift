@@ -31,6 +31,10 @@ public final class ElasticsearchSink: Sink {
     /// At most this many retried items per request; halved by a 413.
     private var retryChunk: Int
     private var failingSince: Int64?
+    /// Installs the index templates; no bulk request goes out before it is done.
+    private var installer: TemplateInstaller
+    /// The tag and host of the installer's request under way.
+    private var setupRequest: (tag: Int, host: Int)?
     private var failure: Error?
     /// What the sink has done so far.
     public private(set) var stats = ElasticsearchSinkStats()
@@ -44,6 +48,7 @@ public final class ElasticsearchSink: Sink {
         self.clock = clock
         hosts = HostPool(config.hosts)
         retryChunk = config.maxDocuments
+        installer = TemplateInstaller(config.templates)
     }
 
     /// Creates a sink with its own HTTP client.
@@ -61,7 +66,7 @@ public final class ElasticsearchSink: Sink {
 
     public func poll(timeout: Duration) throws {
         dispatchDue()
-        if inFlight.isEmpty {
+        if inFlight.isEmpty && setupRequest == nil {
             waitForRetry(upTo: timeout)
         } else {
             for (tag, result) in transport.poll(timeout: timeout) { try handle(tag, result) }
@@ -77,8 +82,8 @@ public final class ElasticsearchSink: Sink {
 
     public var isFull: Bool {
         switch config.mode {
-        case .async: bufferIsFull && (inFlight.count >= config.maxInFlight || !retries.isEmpty)
-        case .sync: !inFlight.isEmpty || !retries.isEmpty || bufferIsFull
+        case .async: bufferIsFull && (inFlight.count >= config.maxInFlight || isHeldBack)
+        case .sync: !inFlight.isEmpty || isHeldBack || bufferIsFull
         }
     }
 
@@ -108,6 +113,9 @@ public final class ElasticsearchSink: Sink {
         buffer.items.count >= config.maxDocuments || buffer.body.out.count >= config.maxBytes
     }
 
+    /// Whether new documents wait: for retries, or for the templates.
+    private var isHeldBack: Bool { !retries.isEmpty || !installer.isDone }
+
     private var canDispatch: Bool {
         config.mode == .sync ? inFlight.isEmpty : inFlight.count < config.maxInFlight
     }
@@ -117,6 +125,7 @@ public final class ElasticsearchSink: Sink {
     /// wait, new documents wait behind them.
     private func dispatchDue(force: Bool = false) {
         let now = clock.now()
+        guard installer.isDone else { return startInstalling(now: now) }
         while !retries.isEmpty {
             guard now >= retryAt, canDispatch else { return }
             var batch = Batch()
@@ -151,8 +160,10 @@ public final class ElasticsearchSink: Sink {
     }
 
     private func waitForRetry(upTo timeout: Duration) {
-        guard !retries.isEmpty, timeout > .zero else { return }
-        let wait = min(retryAt - clock.now(), timeout.wholeMilliseconds)
+        guard timeout > .zero else { return }
+        let until: Int64
+        if !installer.isDone { until = installer.retryAt } else if !retries.isEmpty { until = retryAt } else { return }
+        let wait = min(until - clock.now(), timeout.wholeMilliseconds)
         guard wait > 0 else { return }
         blockThread(for: .milliseconds(wait))
     }
@@ -160,6 +171,7 @@ public final class ElasticsearchSink: Sink {
     // MARK: Outcomes
 
     private func handle(_ tag: Int, _ result: Result<HTTPResponse, HTTPTransportError>) throws {
+        if let setup = setupRequest, setup.tag == tag { return try installed(result, host: setup.host) }
         guard let batch = inFlight.removeValue(forKey: tag) else { return }
         let now = clock.now()
         stats.latencies.record(now - batch.sentAt)
@@ -197,10 +209,7 @@ public final class ElasticsearchSink: Sink {
                                reason: reason ?? "the bulk request was refused as a whole")
             }
         default:
-            let (type, reason) = BulkResponse.requestError(response.body)
-            let what = response.status == 401 || response.status == 403
-                ? "Elasticsearch refused the credentials" : "Elasticsearch answered \(response.status)"
-            retry(batch, reason: "http_\(response.status)", "\(what): \([type, reason].compactMap { $0 }.joined(separator: ": "))")
+            retry(batch, reason: "http_\(response.status)", BulkResponse.describe(status: response.status, body: response.body))
         }
     }
 
@@ -280,6 +289,38 @@ public final class ElasticsearchSink: Sink {
         context.logger.warning("elasticsearch bulk items will be retried", metadata: [
             "sink": "\(context.name)", "reason": "\(reason)", "items": "\(items.count)",
             "attempt": "\(attempts)", "retry_in_ms": "\(delay)", "error": "\(message ?? "per-item rejection")"])
+    }
+
+    // MARK: Index templates
+
+    private func startInstalling(now: Int64) {
+        guard setupRequest == nil, now >= installer.retryAt else { return }
+        let host = hosts.pick(now: now)
+        setupRequest = (nextTag, host)
+        transport.start(installer.request(host: config.hosts[host]), tag: nextTag)
+        nextTag += 1
+    }
+
+    private func installed(_ result: Result<HTTPResponse, HTTPTransportError>, host: Int) throws {
+        setupRequest = nil
+        let now = clock.now()
+        let metadata: Logger.Metadata = ["sink": "\(context.name)", "host": "\(config.hosts[host])"]
+        switch installer.handle(result, now: now, policy: config.retry) {
+        case .installed(let name, let version):
+            context.logger.info("index template installed", metadata: metadata.merging(["template": "\(name)", "version": "\(version)"]) { $1 })
+        case .kept(let name, let installed):
+            context.logger.info("index template kept: the installed version is the same or newer",
+                                metadata: metadata.merging(["template": "\(name)", "installed_version": "\(installed)"]) { $1 })
+        case .proceed:
+            break
+        case .retry(let delay, let reason):
+            if case .failure = result { hosts.markDown(host, now: now, for: delay) }
+            context.logger.warning("index template not installed yet; retrying",
+                                   metadata: metadata.merging(["error": "\(reason)", "retry_in_ms": "\(delay)"]) { $1 })
+        case .refused(let message):
+            throw ElasticsearchSinkError(message)
+        }
+        dispatchDue()
     }
 
     private func recovered() {

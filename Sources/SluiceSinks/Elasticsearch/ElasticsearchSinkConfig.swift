@@ -26,6 +26,8 @@ public struct ElasticsearchSinkConfig: Sendable {
     public var compatibleWith: Int?
     /// The ingest pipeline for every document, unless an action names its own.
     public var pipeline: String?
+    /// Index templates installed before the first bulk request.
+    public var templates: [IndexTemplate] = []
 
     /// A configuration for `hosts` with the defaults above.
     public init(hosts: [String]) {

@@ -45,6 +45,12 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// Whether the template refers to no field and no time.
     public var isConstant: Bool { !parts.contains { if case .text = $0 { false } else { true } } }
 
+    /// What every rendering matches, as an index pattern: each reference
+    /// becomes `*` (`logs-%{service}-%{+yyyy.MM.dd}` → `logs-*-*`).
+    public var wildcardPattern: String {
+        parts.map { if case .text(let t) = $0 { t } else { "*" } }.joined()
+    }
+
     /// The text for `event` at `timestamp` (ms since the epoch); without a
     /// timestamp a time reference renders as itself.
     public func render(_ event: Event, timestamp: Int64? = nil) -> String {
