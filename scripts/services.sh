@@ -3,6 +3,8 @@
 # benchmarks use: the Tansu Kafka-compatible broker and Elasticsearch, both on
 # loopback. `start` is a no-op for a service already running; `stop` leaves no
 # process behind (and no Elasticsearch data unless SLUICE_ES_KEEP_DATA is set).
+# SLUICE_ES_SETTINGS holds extra elasticsearch.yml lines for one start (a
+# tiny write queue, say, to force rejections).
 # Usage: services.sh start|stop|status [kafka|es]...
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -51,6 +53,7 @@ transport.port: $ES_TRANSPORT_PORT
 path.data: $data
 path.logs: $RUN_DIR/es-logs
 action.auto_create_index: true
+${SLUICE_ES_SETTINGS:-}
 YML
   mkdir -p "$RUN_DIR/es-logs"
   chown -R "$ES_USER" "$conf" "$data" "$RUN_DIR/es-logs"

@@ -114,4 +114,38 @@ extension ElasticsearchSinkIntegrationTests {
         #expect(log.contains("elasticsearch bulk items will be retried"), "the backoff shows in the log")
         #expect(log.contains("elasticsearch requests succeed again"))
     }
+
+    @Test func perItemRejectionsAreRetriedAloneUntilEveryDocumentArrives() throws {
+        // One write thread with a queue of two: the shard requests of every
+        // bulk request crowd it, and Elasticsearch answers 429 per item.
+        try Services.elasticsearch("stop")
+        try Services.elasticsearch("start", settings: ["thread_pool.write.size: 1", "thread_pool.write.queue_size: 2"])
+        defer {
+            try? Services.elasticsearch("stop")
+            try? Services.elasticsearch("start")
+        }
+        let run = Services.unique("es-429")
+        let input = "\(run)-in", index = "\(run)-docs"
+        try es.call("PUT", "/\(index)", #"{"settings":{"number_of_shards":8,"number_of_replicas":0}}"#)
+        try produce(input, count: 20_000)
+        let rejectedBefore = try es.writeRejections()
+        // `create` makes a resent acknowledged document a 409, and a 409
+        // goes to the dead-letter topic: an empty one shows that only
+        // rejected items were sent again.
+        let app = try sinkRun(input, index: index, applicationID: run, count: 20_000) { config, documents in
+            documents.operation = .create
+            config.onVersionConflict = .dlq
+            config.maxInFlight = 4
+            config.maxDocuments = 2000
+            config.retry.maxBackoff = .seconds(1)
+        }
+        let rejected = try es.writeRejections() - rejectedBefore
+        print("per-item 429: \(rejected) write rejections")
+        #expect(rejected > 0, "Elasticsearch rejected writes")
+        #expect(try es.count(index) == 20_000)
+        #expect(app.deadLetterCount == 0, "no acknowledged document was sent twice")
+        var dead = 0
+        try TopicReader(config: Services.kafka, logger: Services.logger).read(["\(run)-dlq"]) { _ in dead += 1 }
+        #expect(dead == 0)
+    }
 }

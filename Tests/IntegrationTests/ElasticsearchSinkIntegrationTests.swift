@@ -13,7 +13,7 @@ struct ElasticsearchSinkIntegrationTests {
 
     /// `count` JSON records on a new topic; the record at `broken` has a
     /// text where the index maps a number.
-    private func produce(_ topic: String, count: Int, broken: Int? = nil, partitions: Int = 3) throws {
+    func produce(_ topic: String, count: Int, broken: Int? = nil, partitions: Int = 3) throws {
         try Services.Broker.local.createTopics([NewTopic(topic, partitions: partitions)])
         let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
         for i in 0..<count {
@@ -23,13 +23,16 @@ struct ElasticsearchSinkIntegrationTests {
         try producer.flush(timeout: .seconds(30))
     }
 
-    private func sinkRun(_ input: String, index: String, applicationID: String, count: Int,
-                         templates: [IndexTemplate] = []) throws -> StreamApplication {
+    /// Runs a topology that indexes `input` into `index` until `count`
+    /// records are processed; `configure` adjusts the sink.
+    func sinkRun(_ input: String, index: String, applicationID: String, count: Int,
+                 configure: (inout ElasticsearchSinkConfig, inout ElasticsearchDocuments) -> Void = { _, _ in }
+    ) throws -> StreamApplication {
         var config = ElasticsearchSinkConfig(hosts: [Elasticsearch.url])
-        config.templates = templates
         let builder = TopologyBuilder()
         var documents = ElasticsearchDocuments(index: try Template(index))
         documents.id = .topicPartitionOffset
+        configure(&config, &documents)
         builder.stream([input]).mapValues(named: "parse") { try Event(json: $0.value ?? []) }
             .to(.elasticsearch("es", config), named: "to-es",
                 documents: documents) { $0.value }
@@ -96,15 +99,15 @@ struct ElasticsearchSinkIntegrationTests {
             return (nil, n["type"]?.string)
         }
 
-        _ = try sinkRun(input, index: index, applicationID: "\(run)-1", count: 100, templates: [template(2, nType: "keyword")])
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-1", count: 100) { config, _ in config.templates = [template(2, nType: "keyword")] }
         #expect(try installed() == (2, "keyword"))
         #expect(try es.count(index) == 100)
         let mapping = try es.call("GET", "/\(index)/_mapping/field/n").text
         #expect(mapping.contains(#""type":"keyword""#), "the index was created from the template: \(mapping)")
 
-        _ = try sinkRun(input, index: index, applicationID: "\(run)-2", count: 100, templates: [template(1, nType: "long")])
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-2", count: 100) { config, _ in config.templates = [template(1, nType: "long")] }
         #expect(try installed() == (2, "keyword"), "an older version never replaces a newer one")
-        _ = try sinkRun(input, index: index, applicationID: "\(run)-3", count: 100, templates: [template(3, nType: "long")])
+        _ = try sinkRun(input, index: index, applicationID: "\(run)-3", count: 100) { config, _ in config.templates = [template(3, nType: "long")] }
         #expect(try installed() == (3, "long"))
     }
 
@@ -139,6 +142,17 @@ struct Elasticsearch {
     func createIndex(_ name: String, mapping: String) throws {
         let response = try call("PUT", "/\(name)", #"{"settings":{"number_of_replicas":0},"mappings":\#(mapping)}"#)
         guard response.status == 200 else { throw Failure(description: "create \(name): \(response.status) \(response.text)") }
+    }
+
+    /// Write requests the node has rejected since it started.
+    func writeRejections() throws -> Int {
+        let response = try call("GET", "/_nodes/stats/thread_pool")
+        guard case .object(let root) = try JSONParser.parse(response.body), case .object(let nodes)? = root["nodes"],
+              case .object(let node)? = nodes.values.first, case .object(let pools)? = node["thread_pool"],
+              case .object(let write)? = pools["write"], case .int(let rejected)? = write["rejected"] else {
+            throw Failure(description: "thread pool stats: \(response.status) \(response.text)")
+        }
+        return rejected
     }
 
     func count(_ index: String) throws -> Int {

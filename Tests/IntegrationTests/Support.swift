@@ -74,17 +74,19 @@ enum Services {
         return l
     }()
 
-    /// A name no other test or run uses.
     /// Runs `scripts/services.sh <command> es`, keeping Elasticsearch's data
-    /// across a stop (for outage tests).
-    static func elasticsearch(_ command: String) throws {
+    /// across a stop (for outage tests); `settings` are extra
+    /// elasticsearch.yml lines for a start.
+    static func elasticsearch(_ command: String, settings: [String] = []) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
         // Through system(3): Foundation's Process does not always see this
         // script end once it has started a daemon.
-        let status = system("SLUICE_ES_KEEP_DATA=1 bash '\(root)/scripts/services.sh' \(command) es")
+        let extra = settings.joined(separator: "\n")
+        let status = system("SLUICE_ES_KEEP_DATA=1 SLUICE_ES_SETTINGS='\(extra)' bash '\(root)/scripts/services.sh' \(command) es")
         guard status == 0 else { throw TopologyError("services.sh \(command) es failed: \(status)") }
     }
 
+    /// A name no other test or run uses.
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 
     /// A fresh temporary directory.
