@@ -20,7 +20,9 @@ extension ElasticsearchSinkIntegrationTests {
         var index: String { "\(name)-docs" }
         var file: String { directory + "/es.yaml" }
 
-        init(_ prefix: String, count: Int, es: Elasticsearch, requestTimeoutMs: Int = 60_000) throws {
+        /// `connection` holds the destination's `hosts` and any credentials and TLS lines.
+        init(_ prefix: String, count: Int, es: Elasticsearch, requestTimeoutMs: Int = 60_000,
+             connection: String = "hosts: ['\(Elasticsearch.url)']") throws {
             name = Services.unique(prefix)
             self.count = count
             try es.createIndex(index, mapping: #"{"properties":{"n":{"type":"long"},"service":{"type":"keyword"}}}"#)
@@ -42,7 +44,7 @@ extension ElasticsearchSinkIntegrationTests {
             destinations:
               docs:
                 elasticsearch:
-                  hosts: ['\(Elasticsearch.url)']
+                  \(connection.split(separator: "\n").joined(separator: "\n      "))
                   index: \(index)
                   id: topic_partition_offset
                   request_timeout_ms: \(requestTimeoutMs)
@@ -52,10 +54,10 @@ extension ElasticsearchSinkIntegrationTests {
             """.write(toFile: file, atomically: true, encoding: .utf8)
         }
 
-        func start(_ label: String) throws -> TopologyProcess {
+        func start(_ label: String, environment: [String: String] = [:]) throws -> TopologyProcess {
             try TopologyProcess(["run", file, "--state-dir", directory + "/state"]
                                 + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] },
-                                logPath: "\(directory)/\(label).log", executable: "sluice")
+                                logPath: "\(directory)/\(label).log", executable: "sluice", environment: environment)
         }
     }
 
@@ -146,6 +148,43 @@ extension ElasticsearchSinkIntegrationTests {
         #expect(app.deadLetterCount == 0, "no acknowledged document was sent twice")
         var dead = 0
         try TopicReader(config: Services.kafka, logger: Services.logger).read(["\(run)-dlq"]) { _ in dead += 1 }
+        #expect(dead == 0)
+    }
+
+    @Test func throughATLSProxyAWrongPasswordIsRetriedWithAClearErrorAndTheRightOneDeliversEverything() throws {
+        let proxy = Services.temporaryDirectory() + "/proxy"
+        let port = ProcessInfo.processInfo.environment["SLUICE_ES_PROXY_PORT"] ?? "19243"
+        try Services.elasticsearchProxy(["start", proxy, port, "sluice", "s3cret-pass"])
+        defer { try? Services.elasticsearchProxy(["stop", proxy]) }
+        let run = try Run("es-tls", count: 5_000, es: es, connection: """
+            hosts: ['https://127.0.0.1:\(port)']
+            user: sluice
+            password: ${env:ES_PASSWORD}
+            tls: { ca_file: '\(proxy)/ca.pem' }
+            """)
+
+        let wrong = try run.start("wrong-password", environment: ["ES_PASSWORD": "not-the-pass"])
+        defer { wrong.signal(SIGKILL) }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !wrong.log.contains("Elasticsearch refused the credentials (401)"), ContinuousClock.now < deadline { pause(0.5) }
+        pause(3)
+        let log = wrong.log
+        #expect(log.contains("Elasticsearch refused the credentials (401)"), "the error names the cause")
+        #expect(log.contains("elasticsearch bulk items will be retried"), "and the documents wait for a retry")
+        #expect(!log.contains("not-the-pass"), "the password never reaches the log")
+        #expect(wrong.process.isRunning, "refused credentials do not stop the run")
+        #expect(try es.count(run.index) == 0)
+        wrong.signal(SIGKILL)
+        _ = wrong.wait()
+
+        let right = try run.start("right-password", environment: ["ES_PASSWORD": "s3cret-pass"])
+        defer { right.signal(SIGKILL) }
+        let final = try waitForDocuments(run, atLeast: run.count, timeout: .seconds(300))
+        right.signal(SIGTERM)
+        #expect(right.wait() == 0)
+        #expect(final == run.count, "nothing was dropped while the password was wrong")
+        var dead = 0
+        try TopicReader(config: Services.kafka, logger: Services.logger).read(["\(run.name)-dlq"]) { _ in dead += 1 }
         #expect(dead == 0)
     }
 }

@@ -86,6 +86,14 @@ enum Services {
         guard status == 0 else { throw TopologyError("services.sh \(command) es failed: \(status)") }
     }
 
+    /// Runs `scripts/es-proxy.sh` with `arguments` (a TLS proxy with basic
+    /// auth in front of Elasticsearch).
+    static func elasticsearchProxy(_ arguments: [String]) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+        let status = system("bash '\(root)/scripts/es-proxy.sh' " + arguments.map { "'\($0)'" }.joined(separator: " "))
+        guard status == 0 else { throw TopologyError("es-proxy.sh \(arguments[0]) failed: \(status)") }
+    }
+
     /// A name no other test or run uses.
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 
