@@ -8,7 +8,7 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a stream-processing engine for telemetry pipelines.",
-        subcommands: [RunCommand.self, ValidateCommand.self, DescribeCommand.self, TestCommand.self, DemoCommand.self, GenerateCommand.self,
+        subcommands: [RunCommand.self, ValidateCommand.self, DescribeCommand.self, TestCommand.self, DemoCommand.self, GenerateCommand.self, InferMappingCommand.self,
                       BenchCommand.self, BenchPhaseCommand.self])
 }
 

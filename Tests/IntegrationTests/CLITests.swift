@@ -42,6 +42,23 @@ import Testing
         #expect(result.output.contains("\(file):4:15: unknown destination 'b'"), "\(result.output)")
     }
 
+    @Test func inferMappingProposesTypesFromWhatATopologyMakesOfRawLines() throws {
+        let directory = Services.temporaryDirectory()
+        let samples = directory + "/samples.txt"
+        try """
+            203.0.113.9 - alice [21/Nov/2026:10:15:02 +0000] "GET /api/orders?id=7 HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+            not a log line
+            """.write(toFile: samples, atomically: true, encoding: .utf8)
+        let topology = TopologyFileIntegrationTests.examples.first { $0.hasSuffix("/nginx-classify.yaml") }!
+        let result = try sluice(["infer-mapping", "--input", samples, "--topology", topology])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("proposed from 1 documents (1 records skipped"), "\(result.output)")
+        #expect(result.output.contains("      status_code: { type: long }"), "\(result.output)")
+        #expect(result.output.contains("  '@timestamp': { type: date }"), "\(result.output)")
+        let nothing = try sluice(["infer-mapping", "--input", samples])
+        #expect(nothing.status == 1, "no JSON samples, no proposal: \(nothing.output)")
+    }
+
     @Test func aFailingTestCaseExitsOneWithItsDifferences() throws {
         let file = try temporaryFile("""
             application: x

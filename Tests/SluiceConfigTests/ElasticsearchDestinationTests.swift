@@ -84,6 +84,25 @@ import Testing
         #expect(template.mappings == FieldMap([("properties", ["status": ["type": "keyword"], "bytes": ["type": "long"]])]))
     }
 
+    @Test func anInferredMappingPastedUnderTheTemplateReadsBackAsTheSameMapping() throws {
+        var inference = MappingInference()
+        for line in [#"{"@timestamp":"2026-11-21T10:15:02Z","client":"203.0.113.9","n":1,"tags":["a"],"o":{"p":1.5,"q":null}}"#,
+                     #"{"client":"web-1","n":"x"}"#] {
+            guard case .object(let document) = try JSONParser.parse(Array(line.utf8)) else { continue }
+            inference.add(document)
+        }
+        let indented = inference.yaml.split(separator: "\n").map { String(repeating: " ", count: 10) + $0 }
+        let declared = "          properties:\n            status: { type: keyword }\n            bytes: { type: long }"
+        #expect(Self.valid.contains(declared))
+        let yaml = Self.valid.replacingOccurrences(of: declared, with: indented.joined(separator: "\n"))
+        let spec = try TopologyLoader.load(yaml: yaml, file: "t.yaml", environment: ["ES_PASSWORD": "pw"])
+        guard case .elasticsearch(let es) = spec.destinations[0].target else {
+            Issue.record("expected an Elasticsearch destination")
+            return
+        }
+        #expect(es.config.templates.first?.mappings == inference.mapping)
+    }
+
     @Test func describeShowsTheIndexAndTheTopologyHasASinkNamedAfterTheDestination() throws {
         let spec = try TopologyLoader.load(yaml: Self.valid, file: "t.yaml", environment: ["ES_PASSWORD": "pw"])
         #expect(spec.describe(.text).contains("search → elasticsearch logs-%{[service][name]}-%{+yyyy.MM.dd}"))
