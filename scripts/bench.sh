@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The classify benchmark: installs what is missing, starts the local broker,
-# builds in release mode and runs `sluice bench` (1,000,000 records, three
-# interleaved rounds of the bare consume → produce ceiling and the classify
-# topology at at_least_once and exactly_once). Extra arguments go to `sluice bench`.
+# The benchmarks: installs what is missing, starts the local services it
+# needs, builds in release mode and runs `sluice bench` (1,000,000 records,
+# three interleaved rounds of each phase and its ceiling, in one run).
+#   bench.sh [ARGS]     the classify topology against a bare consume → produce
+#                       loop (ARGS go to `sluice bench`, e.g. --topology FILE)
+#   bench.sh es [ARGS]  the Elasticsearch sink fed from the broker against a
+#                       bare bulk indexer on the same Elasticsearch
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+services=(kafka)
+extra=()
+if [[ "${1:-}" == es ]]; then shift; services+=(es); extra=(--elasticsearch "$SLUICE_ES_URL"); fi
+
 bash scripts/install.sh
-owned=$(bash scripts/services.sh status kafka | grep -c stopped || true)
-if ((owned)); then trap 'bash scripts/services.sh stop kafka' EXIT; fi
-bash scripts/services.sh start kafka
+owned=$(bash scripts/services.sh status "${services[@]}" | grep -c stopped || true)
+if ((owned)); then trap "bash scripts/services.sh stop ${services[*]}" EXIT; fi
+bash scripts/services.sh start "${services[@]}"
 
 log "building (release)"
 build_quietly -c release --product sluice
-"$(swift build -c release --show-bin-path)/sluice" bench --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" "$@"
+"$(swift build -c release --show-bin-path)/sluice" bench --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" "${extra[@]}" "$@"

@@ -15,7 +15,9 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once. \
         With --topology FILE (written for the mixed stream, as topologies/nginx-classify.yaml): the file in dry run \
-        (no Kafka, one thread) and on the broker, on mixed text lines.
+        (no Kafka, one thread) and on the broker, on mixed text lines. \
+        With --elasticsearch URL: the Elasticsearch sink fed from the broker against a bare bulk indexer \
+        (5,000-document requests of the same documents and ids, no Kafka), each into a fresh index.
         """)
 
     @OptionGroup var kafka: KafkaOptions
@@ -24,17 +26,23 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Rounds; each phase reports its median.") var rounds = 3
     @Option(help: "Stream threads of the topology phases (the ceiling is one consumer).") var threads = 1
     @Option(help: "A topology file to measure on mixed text lines instead of the Swift classify example.") var topology: String?
+    @Option(help: "An Elasticsearch URL: measure the Elasticsearch sink instead.") var elasticsearch: String?
+    @Option(help: "With --elasticsearch: bulk requests under way at once (the ceiling's, and the sink's per thread).")
+    var inFlight = 2
 
-    private var phases: [BenchPhase] { topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile] }
+    private var phases: [BenchPhase] {
+        if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink] }
+        return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile]
+    }
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
         let run = KafkaOptions.runName("bench")
         let input = "\(run)-in"
-        let generator: any IndexedRecordGenerator = topology == nil ? NginxLogGenerator() : MixedLogGenerator()
+        let generator: any IndexedRecordGenerator = topology == nil || elasticsearch != nil ? NginxLogGenerator() : MixedLogGenerator()
         let size = (0..<1000).reduce(0) { $0 + generator.record($1).value.count } / 1000
-        print("generating \(records) \(topology == nil ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
+        print("generating \(records) \(topology == nil || elasticsearch != nil ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
         try generator.produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
 
         // Phases alternate over several rounds and each reports its median:
@@ -44,27 +52,31 @@ struct BenchCommand: ParsableCommand {
             for phase in phases {
                 let result = try runPhase(phase, input: input, run: "\(run)-\(round)")
                 samples[phase, default: []].append(result)
-                print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS", round,
-                             phase.title as NSString, result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes))
+                print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS%@", round,
+                             phase.title as NSString, result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes,
+                             result.latencyText as NSString))
             }
         }
         let median = samples.mapValues { BenchResult.median($0) }
-        let ceiling = median[.ceiling]!.recordsPerSecond
+        let ceiling = median[phases[0]]!.recordsPerSecond
         print("\n\(records) records of ~\(size) B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
-        print("| phase | records/s | × ceiling | CPU s | peak RSS MB |\n|---|---:|---:|---:|---:|")
+        print("| phase | records/s | × ceiling | CPU s | peak RSS MB | request p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|")
         for phase in phases {
             let r = median[phase]!
-            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f |", phase.title as NSString, r.recordsPerSecond,
-                         r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes))
+            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f | %@ |", phase.title as NSString, r.recordsPerSecond,
+                         r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes,
+                         (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString))
         }
     }
 
     private func runPhase(_ phase: BenchPhase, input: String, run: String) throws -> BenchResult {
         let resultFile = NSTemporaryDirectory() + "\(run)-\(phase.rawValue).result"
-        let arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
+        var arguments = [CommandLine.arguments[0], "bench-phase", phase.rawValue, "--bootstrap", kafka.bootstrap,
                          "--input", input, "--records", String(records), "--run", run, "--result-file", resultFile]
-            + ["--threads", String(threads)] + kafka.properties.flatMap { ["--kafka", $0] }
-            + (topology.map { ["--topology", $0] } ?? [])
+        arguments += ["--threads", String(threads), "--partitions", String(partitions), "--in-flight", String(inFlight)]
+        arguments += kafka.properties.flatMap { ["--kafka", $0] }
+        if let topology { arguments += ["--topology", topology] }
+        if let elasticsearch { arguments += ["--elasticsearch", elasticsearch] }
         // posix_spawn + wait4 rather than Foundation's Process, whose reaper
         // would take the child's resource usage before we can read it.
         var pid: pid_t = 0
@@ -76,14 +88,16 @@ struct BenchCommand: ParsableCommand {
         var usage = rusage()
         var status: Int32 = 0
         _ = wait4(pid, &status, 0, &usage)
-        guard status == 0, let text = try? String(contentsOfFile: resultFile, encoding: .utf8),
-              let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard status == 0, let text = try? String(contentsOfFile: resultFile, encoding: .utf8) else {
             throw ValidationError("phase \(phase.rawValue) failed (wait status \(status))")
         }
+        let fields = text.split(separator: " ").map { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard let seconds = fields.first ?? nil else { throw ValidationError("phase \(phase.rawValue) wrote '\(text)'") }
         let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return BenchResult(recordsPerSecond: Double(records) / seconds, cpuSeconds: cpu,
-                           peakRSSMegabytes: Double(usage.ru_maxrss) / 1024)
+                           peakRSSMegabytes: Double(usage.ru_maxrss) / 1024,
+                           p50: fields.count > 1 ? fields[1] : nil, p99: fields.count > 2 ? fields[2] : nil)
     }
 }
 
@@ -91,6 +105,11 @@ struct BenchResult {
     var recordsPerSecond: Double
     var cpuSeconds: Double
     var peakRSSMegabytes: Double
+    /// Request latency percentiles in milliseconds, for phases that send requests.
+    var p50: Double?
+    var p99: Double?
+
+    var latencyText: String { p50.map { "  p50 \(Int($0)) ms  p99 \(Int(p99 ?? 0)) ms" } ?? "" }
 
     /// The median of each figure over `samples`.
     static func median(_ samples: [BenchResult]) -> BenchResult {
@@ -98,14 +117,17 @@ struct BenchResult {
             let v = values.sorted()
             return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
         }
+        let p50s = samples.compactMap(\.p50), p99s = samples.compactMap(\.p99)
         return BenchResult(recordsPerSecond: mid(samples.map(\.recordsPerSecond)), cpuSeconds: mid(samples.map(\.cpuSeconds)),
-                           peakRSSMegabytes: mid(samples.map(\.peakRSSMegabytes)))
+                           peakRSSMegabytes: mid(samples.map(\.peakRSSMegabytes)),
+                           p50: p50s.isEmpty ? nil : mid(p50s), p99: p99s.isEmpty ? nil : mid(p99s))
     }
 }
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
     case dryRun = "dry_run", topologyFile = "topology_file"
+    case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink"
 
     var title: String {
         switch self {
@@ -115,6 +137,8 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .exactlyOnce: "(c) classify, exactly_once"
         case .dryRun: "(d) topology file, dry run"
         case .topologyFile: "(e) topology file on the broker"
+        case .bulkCeiling: "(f) bare bulk indexer"
+        case .elasticsearchSink: "(g) broker → Elasticsearch sink"
         }
     }
 }
@@ -133,17 +157,23 @@ struct BenchPhaseCommand: ParsableCommand {
     @Option var resultFile: String
     @Option var threads = 1
     @Option var topology: String?
+    @Option var elasticsearch: String?
+    @Option var partitions = 6
+    @Option var inFlight = 2
 
     func run() throws {
         let logger = kafka.logger("sluice-bench")
         let config = try kafka.config()
-        let seconds = switch phase {
-        case .ceiling: try bareLoop(config, logger)
-        case .dryRun: try dryRun()
-        case .topologyFile: try runFile(config, logger)
-        default: try runTopology(config, logger)
+        let url = elasticsearch ?? ""
+        let outcome = switch phase {
+        case .ceiling: PhaseOutcome(seconds: try bareLoop(config, logger))
+        case .dryRun: PhaseOutcome(seconds: try dryRun())
+        case .topologyFile: PhaseOutcome(seconds: try runFile(config, logger))
+        case .bulkCeiling: try bulkCeiling(url)
+        case .elasticsearchSink: try elasticsearchSink(url, config, logger)
+        default: PhaseOutcome(seconds: try runTopology(config, logger))
         }
-        try String(seconds).write(toFile: resultFile, atomically: true, encoding: .utf8)
+        try outcome.line.write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
 
     /// The ceiling: one consumer, one producer, every record to one topic.
@@ -230,7 +260,7 @@ extension BenchPhaseCommand {
     }
 
     /// Seconds from the first record processed to the last, committed and stopped.
-    private func timed(_ app: StreamApplication) throws -> Double {
+    func timed(_ app: StreamApplication) throws -> Double {
         app.start()
         app.waitUntilProcessed(1)
         let start = ContinuousClock.now

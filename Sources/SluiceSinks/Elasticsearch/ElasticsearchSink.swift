@@ -375,6 +375,20 @@ public struct LatencySamples: Sendable {
     private var next = 0
     private static let capacity = 4096
 
+    /// Creates an empty window.
+    public init() {}
+
+    /// Adds the time since `start`.
+    public mutating func record(since start: ContinuousClock.Instant) {
+        let elapsed = (ContinuousClock.now - start).components
+        record(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Adds the latencies `other` holds.
+    public mutating func merge(_ other: LatencySamples) {
+        for sample in other.samples { record(sample) }
+    }
+
     /// Adds a latency in milliseconds.
     mutating func record(_ milliseconds: Int64) {
         if samples.count < Self.capacity { samples.append(milliseconds) } else { samples[next] = milliseconds }

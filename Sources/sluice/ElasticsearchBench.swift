@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Sluice
+import SluiceExamples
+import SluiceKafka
+import SluiceSinks
+import SluiceTransforms
+import Synchronization
+
+/// The Elasticsearch phases of `sluice bench --elasticsearch URL`: a bare
+/// bulk indexer (the ceiling) and the sink fed from the broker, on the same
+/// documents with the same ids, each into a fresh index of its own.
+extension BenchPhaseCommand {
+    /// The ceiling: the documents, already encoded as 5,000-document bulk
+    /// requests, sent with `--in-flight` requests under way; no Kafka.
+    func bulkCeiling(_ url: String) throws -> PhaseOutcome {
+        let index = try freshIndex(url)
+        let generator = NginxLogGenerator()
+        var bodies: [[UInt8]] = []
+        for chunk in stride(from: 0, to: records, by: 5000) {
+            var body: [UInt8] = []
+            for i in chunk..<min(chunk + 5000, records) {
+                body += Array(#"{"index":{"_index":"\#(index)","_id":"\#(input)+\#(i % partitions)+\#(i / partitions)"}}"#.utf8)
+                body.append(0x0A)
+                body += generator.entry(i).value
+                body.append(0x0A)
+            }
+            bodies.append(body)
+        }
+        let client = HTTPClient(settings: HTTPSettings())
+        var latencies = LatencySamples()
+        var sentAt: [Int: ContinuousClock.Instant] = [:]
+        var next = 0
+        let start = ContinuousClock.now
+        while next < bodies.count || !sentAt.isEmpty {
+            while next < bodies.count, sentAt.count < inFlight {
+                client.start(HTTPRequest(method: "POST", url: "\(url)/_bulk", headers: ["Content-Type: application/x-ndjson"],
+                                         body: bodies[next]), tag: next)
+                sentAt[next] = .now
+                next += 1
+            }
+            for (tag, result) in client.poll(timeout: .milliseconds(100)) {
+                guard case .success(let response) = result, response.status == 200,
+                      String(decoding: response.body.prefix(64), as: UTF8.self).contains(#""errors":false"#) else {
+                    throw ValidationError("bulk request \(tag) failed: \(result)")
+                }
+                latencies.record(since: sentAt.removeValue(forKey: tag)!)
+            }
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        try checkCount(url, index)
+        return PhaseOutcome(seconds: seconds, latencies: latencies)
+    }
+
+    /// The sink: the broker's records, parsed and indexed by a topology with
+    /// `topic_partition_offset` ids, 5,000-document requests and
+    /// `--in-flight` of them under way per thread.
+    func elasticsearchSink(_ url: String, _ config: KafkaConfig, _ logger: Logger) throws -> PhaseOutcome {
+        let index = try freshIndex(url)
+        var sinkConfig = ElasticsearchSinkConfig(hosts: [url])
+        sinkConfig.maxDocuments = 5000
+        sinkConfig.maxInFlight = inFlight
+        var documents = ElasticsearchDocuments(index: try Template(index))
+        documents.id = .topicPartitionOffset
+        // The bench reads the sinks' latencies once the threads have ended.
+        let sinks = Mutex<[UncheckedSink]>([])
+        let sinkSettings = sinkConfig
+        let definition = SinkDefinition<BulkAction>(name: "es") { context in
+            let sink = ElasticsearchSink(config: sinkSettings, context: context)
+            sinks.withLock { $0.append(UncheckedSink(sink: sink)) }
+            return sink
+        }
+        let builder = TopologyBuilder()
+        builder.stream([input]).mapValues(named: "parse") { try Event(json: $0.value ?? []) }
+            .to(definition, named: "to-es", documents: documents) { $0.value }
+        var streams = StreamsConfig(applicationID: "\(runName)-\(phase.rawValue)", kafka: config)
+        streams.consumer = KafkaOptions.groupTimings
+        streams.threads = threads
+        streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench"
+        let seconds = try timed(StreamApplication(topology: try builder.build(), config: streams, logger: logger))
+        try checkCount(url, index)
+        var latencies = LatencySamples()
+        for sink in sinks.withLock({ $0 }) { latencies.merge(sink.sink.stats.latencies) }
+        return PhaseOutcome(seconds: seconds, latencies: latencies)
+    }
+
+    private func freshIndex(_ url: String) throws -> String {
+        let index = "\(runName)-\(phase.rawValue)".lowercased().replacingOccurrences(of: "_", with: "-")
+        let response = HTTPClient(settings: HTTPSettings()).perform(HTTPRequest(
+            method: "PUT", url: "\(url)/\(index)", headers: ["Content-Type: application/json"],
+            body: Array(#"{"settings":{"number_of_shards":1,"number_of_replicas":0}}"#.utf8)))
+        guard case .success(let r) = response, r.status == 200 else { throw ValidationError("cannot create index \(index): \(response)") }
+        return index
+    }
+
+    /// Fails the phase unless the index holds every record once, then drops it.
+    private func checkCount(_ url: String, _ index: String) throws {
+        let client = HTTPClient(settings: HTTPSettings())
+        _ = client.perform(HTTPRequest(method: "POST", url: "\(url)/\(index)/_refresh"))
+        let response = client.perform(HTTPRequest(method: "GET", url: "\(url)/\(index)/_count"))
+        guard case .success(let r) = response, case .object(let root)? = try? JSONParser.parse(r.body),
+              case .int(let count)? = root["count"] else { throw ValidationError("cannot count \(index): \(response)") }
+        _ = client.perform(HTTPRequest(method: "DELETE", url: "\(url)/\(index)"))
+        guard count == records else { throw ValidationError("\(index) holds \(count) documents, not \(records)") }
+    }
+}
+
+/// What a phase measured: its seconds, and request latencies when it sent any.
+struct PhaseOutcome {
+    var seconds: Double
+    var latencies = LatencySamples()
+
+    /// `seconds p50 p99` (milliseconds), as the result file carries it.
+    var line: String {
+        [String(seconds), latencies.percentile(50).map(String.init) ?? "-", latencies.percentile(99).map(String.init) ?? "-"]
+            .joined(separator: " ")
+    }
+}
+
+/// A sink handed from its stream thread to the bench, read only after the
+/// thread has ended.
+struct UncheckedSink: @unchecked Sendable {
+    let sink: ElasticsearchSink
+}
