@@ -16,8 +16,17 @@ log "building"
 build_quietly --build-tests
 export SLUICE_BIN_DIR="$(swift build --show-bin-path)"
 log "testing"
-SLUICE_INTEGRATION=1 swift test --skip-build "$@" 2>&1 | tee "$RUN_DIR/test.log"
-count=$(grep -oE "Test run with [0-9]+ tests" "$RUN_DIR/test.log" | grep -oE "[0-9]+" || echo 0)
+# The Elasticsearch suite restarts Elasticsearch and loads both services for
+# minutes; run beside the crash tests it slowed a group rebalance past any
+# sane wait, so it runs on its own, after the rest.
+es_suite=ElasticsearchSinkIntegrationTests
+if (($#)); then
+  SLUICE_INTEGRATION=1 swift test --skip-build "$@" 2>&1 | tee "$RUN_DIR/test.log"
+else
+  SLUICE_INTEGRATION=1 swift test --skip-build --skip "$es_suite" 2>&1 | tee "$RUN_DIR/test.log"
+  SLUICE_INTEGRATION=1 swift test --skip-build --filter "$es_suite" 2>&1 | tee -a "$RUN_DIR/test.log"
+fi
+count=$(grep -oE "Test run with [0-9]+ tests" "$RUN_DIR/test.log" | grep -oE "[0-9]+" | awk '{ n += $1 } END { print n + 0 }')
 
 # The services script's promises: a second start changes nothing, stop leaves no process.
 if ((owned)); then
