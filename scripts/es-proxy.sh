@@ -41,8 +41,8 @@ http {
 }
 CONF
   nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/error.log"
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { log "TLS proxy ready at https://127.0.0.1:$port"; return; }; sleep 0.1; done
-  log "TLS proxy did not start (see $dir/error.log)"; return 1
+  wait_until 10 "TLS proxy (see $dir/error.log)" port_open "$port"
+  log "TLS proxy ready at https://127.0.0.1:$port"
 }
 
 stop() {

@@ -15,6 +15,17 @@ ES_USER=sluice-es
 
 log() { printf '[sluice] %s\n' "$*" >&2; }
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Runs the command until it succeeds, for at most `seconds`.
+wait_until() { # seconds description command...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || { log "$what did not become ready"; return 1; }
+    sleep 0.3
+  done
+}
+
 # swift build with its arguments; prints warnings, and the whole log on failure.
 build_quietly() {
   mkdir -p "$RUN_DIR"

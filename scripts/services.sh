@@ -11,16 +11,6 @@ source "$(dirname "$0")/lib.sh"
 
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_until() { # seconds description command...
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || { log "$what did not become ready"; return 1; }
-    sleep 0.3
-  done
-}
-
 start_kafka() {
   local pidf="$RUN_DIR/tansu.pid"
   if pid_alive "$pidf"; then log "kafka already running at 127.0.0.1:$KAFKA_PORT"; return; fi

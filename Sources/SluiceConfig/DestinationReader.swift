@@ -44,9 +44,8 @@ struct DestinationReader {
         var config = ElasticsearchSinkConfig(hosts: hosts)
         var documents = ElasticsearchDocuments(index: index)
         var ok = true
-        func read<T>(_ key: String, _ body: (Node) -> T?, into apply: (T) -> Void) {
-            guard let node = fields[key] else { return }
-            if let value = body(node) { apply(value) } else { ok = false }
+        func read<T>(_ key: String, _ parse: (Node) -> T?, into apply: (T) -> Void) {
+            ok = fields.read(key, parse, into: apply) && ok
         }
         for host in hosts where !host.hasPrefix("http://") && !host.hasPrefix("https://") {
             reader.report(fields["hosts"]!, "expected an Elasticsearch URL starting with http:// or https://, found '\(host)'")
@@ -121,19 +120,11 @@ struct DestinationReader {
             "name", "index_patterns", "version", "priority", "settings", "mappings", "data_stream"], required: ["version"]),
             let version = fields["version"].flatMap({ reader.int($0, "a template version", atLeast: 1) }) else { return nil }
         var template = IndexTemplate(name: "sluice-\(destination)", patterns: [index.wildcardPattern], version: version)
-        var ok = true
-        if let n = fields["name"] { if let name = reader.string(n, "a template name") { template.name = name } else { ok = false } }
-        if let n = fields["index_patterns"] { if let p = reader.strings(n, "index patterns") { template.patterns = p } else { ok = false } }
-        if let n = fields["priority"] { if let p = reader.int(n, "a priority", atLeast: 0) { template.priority = p } else { ok = false } }
-        for key in ["settings", "mappings"] {
-            guard let n = fields[key] else { continue }
-            guard case .object(let map)? = reader.value(n, key) else {
-                if case .mapping = n {} else { reader.report(n, "expected \(key) as a mapping") }
-                ok = false
-                continue
-            }
-            if key == "settings" { template.settings = map } else { template.mappings = map }
-        }
+        var ok = fields.read("name", { reader.string($0, "a template name") }) { template.name = $0 }
+        ok = fields.read("index_patterns", { reader.strings($0, "index patterns") }) { template.patterns = $0 } && ok
+        ok = fields.read("priority", { reader.int($0, "a priority", atLeast: 0) }) { template.priority = $0 } && ok
+        ok = fields.read("settings", { object($0, "settings") }) { template.settings = $0 } && ok
+        ok = fields.read("mappings", { object($0, "mappings") }) { template.mappings = $0 } && ok
         if let n = fields["data_stream"] {
             guard let dataStream = reader.bool(n, "data_stream") else { return nil }
             if dataStream && operation != .create {
@@ -145,21 +136,25 @@ struct DestinationReader {
         return ok ? template : nil
     }
 
+    /// A mapping node as a JSON object.
+    private func object(_ node: Node, _ what: String) -> FieldMap? {
+        guard case .mapping = node else {
+            reader.report(node, "expected \(what) as a mapping")
+            return nil
+        }
+        guard case .object(let map)? = reader.value(node, what) else { return nil }
+        return map
+    }
+
     private func retryPolicy(_ node: Node) -> RetryPolicy? {
         guard let fields = reader.mapping(node, "a retry policy", allowed: ["initial_backoff_ms", "max_backoff_ms", "max_attempts"]) else { return nil }
         var policy = RetryPolicy()
-        if let n = fields["initial_backoff_ms"] {
-            guard let ms = reader.int(n, "initial_backoff_ms", atLeast: 1) else { return nil }
-            policy.initialBackoff = .milliseconds(ms)
-        }
-        if let n = fields["max_backoff_ms"] {
-            guard let ms = reader.int(n, "max_backoff_ms", atLeast: 1) else { return nil }
-            policy.maxBackoff = .milliseconds(ms)
-        }
-        if let n = fields["max_attempts"] {
-            guard let attempts = reader.int(n, "max_attempts", atLeast: 1) else { return nil }
-            policy.maxAttempts = attempts
-        }
+        let ok = [
+            fields.read("initial_backoff_ms", { reader.int($0, "initial_backoff_ms", atLeast: 1) }) { policy.initialBackoff = .milliseconds($0) },
+            fields.read("max_backoff_ms", { reader.int($0, "max_backoff_ms", atLeast: 1) }) { policy.maxBackoff = .milliseconds($0) },
+            fields.read("max_attempts", { reader.int($0, "max_attempts", atLeast: 1) }) { policy.maxAttempts = $0 },
+        ].allSatisfy { $0 }
+        guard ok else { return nil }
         return policy
     }
 

@@ -22,6 +22,15 @@ final class YAMLReader {
         let node: Node
         let entries: [(key: String, keyNode: Node, value: Node)]
         subscript(key: String) -> Node? { entries.first { $0.key == key }?.value }
+
+        /// Reads optional `key` with `parse` and hands its value to `apply`;
+        /// returns `false` only when the key is there but `parse` refused it.
+        func read<T>(_ key: String, _ parse: (Node) -> T?, into apply: (T) -> Void) -> Bool {
+            guard let node = self[key] else { return true }
+            guard let value = parse(node) else { return false }
+            apply(value)
+            return true
+        }
     }
 
     // MARK: Reporting

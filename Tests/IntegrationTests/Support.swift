@@ -74,11 +74,13 @@ enum Services {
         return l
     }()
 
+    /// The checkout these tests belong to.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+
     /// Runs `scripts/services.sh <command> es`, keeping Elasticsearch's data
     /// across a stop (for outage tests); `settings` are extra
     /// elasticsearch.yml lines for a start.
     static func elasticsearch(_ command: String, settings: [String] = []) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
         // Through system(3): Foundation's Process does not always see this
         // script end once it has started a daemon.
         let extra = settings.joined(separator: "\n")
@@ -89,7 +91,6 @@ enum Services {
     /// Runs `scripts/es-proxy.sh` with `arguments` (a TLS proxy with basic
     /// auth in front of Elasticsearch).
     static func elasticsearchProxy(_ arguments: [String]) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
         let status = system("bash '\(root)/scripts/es-proxy.sh' " + arguments.map { "'\($0)'" }.joined(separator: " "))
         guard status == 0 else { throw TopologyError("es-proxy.sh \(arguments[0]) failed: \(status)") }
     }

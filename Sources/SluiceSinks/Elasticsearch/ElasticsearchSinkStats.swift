@@ -1,3 +1,5 @@
+import SluiceKafka
+
 /// Counters of one sink instance.
 public struct ElasticsearchSinkStats: Sendable {
     /// Bulk requests sent.
@@ -27,8 +29,7 @@ public struct LatencySamples: Sendable {
 
     /// Adds the time since `start`.
     public mutating func record(since start: ContinuousClock.Instant) {
-        let elapsed = (ContinuousClock.now - start).components
-        record(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000)
+        record((ContinuousClock.now - start).wholeMilliseconds)
     }
 
     /// Adds the latencies `other` holds.

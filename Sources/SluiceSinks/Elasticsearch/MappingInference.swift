@@ -78,13 +78,11 @@ private struct Profile {
     var type: (name: String, note: String?) {
         let kinds = [("boolean", booleans), ("long", integers), ("double", floats), ("date", dates),
                      ("ip", addresses), ("keyword", words), ("text", phrases)].filter { $0.1 > 0 }
-        let seen = kinds.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
-        switch Set(kinds.map(\.0)) {
-        case ["long"], ["double"], ["boolean"], ["date"], ["ip"], ["keyword"], ["text"]: return (kinds[0].0, nil)
-        case ["long", "double"]: return ("double", nil)
-        case ["keyword", "text"]: return ("text", nil)
-        default: return ("keyword", "samples disagree: \(seen)")
-        }
+        let names = Set(kinds.map(\.0))
+        if names.count == 1 { return (kinds[0].0, nil) }
+        if names == ["long", "double"] { return ("double", nil) }
+        if names == ["keyword", "text"] { return ("text", nil) }
+        return ("keyword", "samples disagree: " + kinds.map { "\($0.1) \($0.0)" }.joined(separator: ", "))
     }
 
     func properties() -> FieldMap {
