@@ -17,7 +17,12 @@ start() {
   openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
     -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$dir/server.pem" 2>/dev/null
   printf '%s:%s\n' "$user" "$(openssl passwd -apr1 "$password")" >"$dir/htpasswd"
+  # Started by root, nginx's workers would run as nobody, who may not reach
+  # DIR (a private TMPDIR): every request would fail with a 500.
+  local user_line=""
+  [[ $(id -u) -eq 0 ]] && user_line="user root;"
   cat >"$dir/nginx.conf" <<CONF
+$user_line
 pid $dir/nginx.pid;
 error_log $dir/error.log;
 events {}

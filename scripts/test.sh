@@ -20,13 +20,29 @@ log "testing"
 # minutes; run beside the crash tests it slowed a group rebalance past any
 # sane wait, so it runs on its own, after the rest.
 es_suite=ElasticsearchSinkIntegrationTests
+TEST_RUN_LIMIT=${SLUICE_TEST_RUN_LIMIT:-15m}
+# Each run has a limit (they take 2 and 5 minutes here): a test that hangs
+# fails the run with everything it printed instead of outlasting CI's limit.
+run_tests() {
+  local status=0
+  SLUICE_INTEGRATION=1 timeout --kill-after=30s "$TEST_RUN_LIMIT" swift test --skip-build "$@" 2>&1 \
+    | tee -a "$RUN_DIR/test.log" || status=$?
+  if ((status == 124 || status == 137)); then
+    log "FAIL: swift test $* ran past its $TEST_RUN_LIMIT limit"
+    # swift test runs the tests in a process group of their own: end them,
+    # and the topology processes they started, here.
+    pkill -KILL -f "^$SLUICE_BIN_DIR/" || true
+  fi
+  return "$status"
+}
+: >"$RUN_DIR/test.log"
 if (($#)); then
-  SLUICE_INTEGRATION=1 swift test --skip-build "$@" 2>&1 | tee "$RUN_DIR/test.log"
+  run_tests "$@"
 else
-  SLUICE_INTEGRATION=1 swift test --skip-build --skip "$es_suite" 2>&1 | tee "$RUN_DIR/test.log"
-  SLUICE_INTEGRATION=1 swift test --skip-build --filter "$es_suite" 2>&1 | tee -a "$RUN_DIR/test.log"
+  run_tests --skip "$es_suite"
+  run_tests --filter "$es_suite"
 fi
-count=$(grep -oE "Test run with [0-9]+ tests" "$RUN_DIR/test.log" | grep -oE "[0-9]+" | awk '{ n += $1 } END { print n + 0 }')
+count=$(grep -oE "Test run with [0-9]+ tests?" "$RUN_DIR/test.log" | grep -oE "[0-9]+" | awk '{ n += $1 } END { print n + 0 }')
 
 # The services script's promises: a second start changes nothing, stop leaves no process.
 if ((owned)); then

@@ -81,6 +81,15 @@ public final class StreamApplication: Sendable {
         if let failure = failure.withLock({ $0 }) { throw failure }
     }
 
+    /// Blocks until every thread has ended or `timeout` passes; returns
+    /// whether they ended. A drain waits for every destination to
+    /// acknowledge, so with one down it can outlast any timeout.
+    public func wait(timeout: Duration) throws -> Bool {
+        guard done.wait(timeout: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) == .success else { return false }
+        if let failure = failure.withLock({ $0 }) { throw failure }
+        return true
+    }
+
     /// Each stream thread's counters, by thread index.
     var threadStats: [ThreadStats] { threads.map(\.stats) }
 

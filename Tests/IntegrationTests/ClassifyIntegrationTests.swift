@@ -20,7 +20,7 @@ struct ClassifyIntegrationTests {
         app.start()
         app.waitUntilProcessed(count, timeout: .seconds(300))
         app.stop()
-        try app.wait()
+        try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
         #expect(app.processedCount == count)
 
         var placement = Placement(generator: generator, count: count, prefix: prefix, dlq: config.effectiveDeadLetterTopic)
@@ -49,7 +49,7 @@ struct ClassifyIntegrationTests {
         app.start()
         app.waitUntilProcessed(3, timeout: .seconds(120))
         app.stop()
-        try app.wait()
+        try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
 
         var dead: [KafkaMessage] = [], outputs: [String] = []
         try TopicReader(config: Services.kafka, logger: Services.logger).read([config.effectiveDeadLetterTopic]) { dead.append($0) }

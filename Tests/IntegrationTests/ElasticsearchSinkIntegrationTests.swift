@@ -41,7 +41,7 @@ struct ElasticsearchSinkIntegrationTests {
         app.start()
         app.waitUntilProcessed(count, timeout: .seconds(300))
         app.stop()
-        try app.wait()
+        try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
         return app
     }
 

@@ -53,7 +53,7 @@ struct MetricsIntegrationTests {
             for name in names { #expect(text.contains("\n\(name){"), "\(file) queries \(name), which /metrics must serve") }
         }
         app.stop()
-        try app.wait()
+        try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
         let after = try await get(endpoint.port, "/metrics").body
         #expect(total("sluice_commits_total", in: after) > 0, "stopping commits")
         #expect(total("sluice_assigned_tasks", in: after) == 0)

@@ -211,8 +211,17 @@ final class TopologyProcess {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
-    /// Waits for the process to end and returns its exit status (or signal).
-    func wait() -> Int32 {
+    /// Waits up to `timeout` for the process to end and returns its exit
+    /// status (or signal). One still running then fails the test instead of
+    /// hanging the run: it is killed, and the end of its log recorded.
+    func wait(timeout: Duration = .seconds(180), sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { pause(0.2) }
+        if process.isRunning {
+            Issue.record("still running \(timeout) after it was asked to end; killed. Its log ends:\n\(log.suffix(3000))",
+                         sourceLocation: sourceLocation)
+            signal(SIGKILL)
+        }
         process.waitUntilExit()
         return process.terminationStatus
     }

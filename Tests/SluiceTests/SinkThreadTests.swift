@@ -1,5 +1,7 @@
+import Foundation
 import Logging
 import SluiceKafka
+import Synchronization
 import Testing
 @testable import Sluice
 
@@ -51,6 +53,13 @@ final class ScriptedSink: Sink, @unchecked Sendable {
     func close() {}
 }
 
+/// A flag one thread sets and another reads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}
+
 /// Lets a test reach the sink its thread made.
 final class SinkHolder: @unchecked Sendable {
     var sink: ScriptedSink!
@@ -63,21 +72,31 @@ final class SinkHolder: @unchecked Sendable {
     let clock = ManualClock(0)
     let holder = SinkHolder()
 
-    private func thread(_ guarantee: ProcessingGuarantee) throws -> StreamThread {
+    /// `in` to a scripted sink, which `prepare` adjusts as the thread makes it.
+    private func topology(prepare: @escaping @Sendable (ScriptedSink) -> Void = { _ in }) throws -> Topology {
         let holder = self.holder
         let b = TopologyBuilder()
         let definition = SinkDefinition<String>(name: "search") { context in
             let sink = ScriptedSink(context: context)
+            prepare(sink)
             holder.sink = sink
             return sink
         }
         b.stream(["in"]).to(definition, named: "to-search") { String(decoding: $0.value ?? [], as: UTF8.self) }
+        return try b.build()
+    }
+
+    private func config(_ guarantee: ProcessingGuarantee) -> StreamsConfig {
         var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig(["bootstrap.servers": "unused:1"]))
         config.guarantee = guarantee
         config.commitInterval = .milliseconds(100)
         config.operationTimeout = .milliseconds(10)
-        return StreamThread(index: 0, topology: try b.build(), config: config, processID: "p1", factory: factory,
-                            clock: clock, logger: Logger(label: "test"))
+        return config
+    }
+
+    private func thread(_ guarantee: ProcessingGuarantee) throws -> StreamThread {
+        StreamThread(index: 0, topology: try topology(), config: config(guarantee), processID: "p1", factory: factory,
+                     clock: clock, logger: Logger(label: "test"))
     }
 
     private func stepAndCommit(_ t: StreamThread) throws {
@@ -187,6 +206,28 @@ final class SinkHolder: @unchecked Sendable {
         }
         try t.shutdown()
         #expect(attempts == 3)
+        #expect(commits == ["commit [in-0@1]"])
+    }
+
+    @Test func waitWithATimeoutSaysFalseWhileASinkHoldsTheDrainAndTrueOnceItHasAcknowledged() throws {
+        let released = Flag()
+        let topology = try topology { sink in
+            sink.acknowledgeOnFlush = false
+            // A destination that is down: each flush attempt takes its time and acknowledges nothing.
+            sink.onFlush = { if released.isSet { sink.acknowledge("a") } else { blockThread(for: .milliseconds(5)) } }
+        }
+        factory.consumer.append("in", 0, "a")
+        var config = config(.atLeastOnce)
+        config.threads = 1
+        config.stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: config.stateDirectory) }
+        let app = try StreamApplication(topology: topology, config: config, clientFactory: factory)
+        app.start()
+        #expect(app.waitUntilProcessed(1, timeout: .seconds(30)))
+        app.stop()
+        #expect(try app.wait(timeout: .milliseconds(200)) == false, "the drain waits for the sink")
+        released.set()
+        #expect(try app.wait(timeout: .seconds(30)), "and ends once the sink has acknowledged")
         #expect(commits == ["commit [in-0@1]"])
     }
 
