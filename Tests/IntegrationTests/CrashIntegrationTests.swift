@@ -116,10 +116,10 @@ struct CrashIntegrationTests {
         let b = try TopologyProcess(run.arguments(stateDir: dirB, guarantee: .atLeastOnce), logPath: dirB + "/b.log")
         defer { b.signal(SIGKILL); a.signal(SIGKILL) }
         try run.waitForProgress(0.3)
-        let deadline = Date().addingTimeInterval(180)
-        while !(a.log.contains("partitions assigned") && b.log.contains("partitions assigned")), Date() < deadline { pause(0.5) }
-        #expect(a.log.contains("partitions assigned"), "instance A got partitions")
-        #expect(b.log.contains("partitions assigned"), "instance B got partitions")
+        // A stable group first: the local broker (Tansu 0.6) has, about one
+        // run in four, never rebalanced the members left after a leave that
+        // came within a second of their assignment.
+        try #require(waitUntilSettled([a, b], threads: 2), "all four consumers got partitions and the group settled")
         let assignmentsOfB = b.log.components(separatedBy: "partitions assigned").count
 
         a.signal(SIGTERM)
@@ -140,6 +140,23 @@ struct CrashIntegrationTests {
         b.signal(SIGTERM)
         #expect(b.wait() == 0)
     }
+}
+
+/// Waits until every stream thread of `instances` has logged an assignment
+/// and no new one has come for five seconds; returns whether that happened
+/// within three minutes.
+private func waitUntilSettled(_ instances: [TopologyProcess], threads: Int) -> Bool {
+    let deadline = Date().addingTimeInterval(180)
+    var assignments = 0, quietSince = Date()
+    while Date() < deadline {
+        let logs = instances.map { $0.log.split(separator: "\n").filter { $0.hasSuffix("partitions assigned") } }
+        let count = logs.reduce(0) { $0 + $1.count }
+        if count != assignments { (assignments, quietSince) = (count, Date()) }
+        let everyThread = logs.allSatisfy { lines in (0..<threads).allSatisfy { t in lines.contains { $0.contains(" thread=\(t) ") } } }
+        if everyThread, Date().timeIntervalSince(quietSince) >= 5 { return true }
+        pause(0.5)
+    }
+    return false
 }
 
 /// Finds out whether the broker hides records of aborted transactions from
