@@ -1,58 +1,42 @@
 import CCurl
 import SluiceKafka
 
-/// Concurrent HTTP requests over libcurl's multi interface, driven by the
-/// thread that owns the client: ``start(_:tag:)`` queues a request,
-/// ``poll(timeout:)`` moves every transfer along and returns those that
-/// finished. Connections are kept alive and reused between requests.
+/// Concurrent HTTP requests over libcurl's multi interface. Each client
+/// has an I/O thread that moves its transfers along, so requests go out
+/// and responses come in while the thread that owns the client processes
+/// records: ``start(_:tag:)`` queues a request, ``poll(timeout:)`` returns
+/// those that finished. Connections are kept alive and reused, and request
+/// bodies are compressed on the I/O thread.
 ///
-/// Not thread-safe: one client per stream thread.
+/// Not thread-safe: one owner thread per client (a stream thread).
 public final class HTTPClient {
-    private let settings: HTTPSettings
-    private let multi: UnsafeMutableRawPointer
-    private var idle: [Transfer] = []
-    private var running: [Int: Transfer] = [:]
+    private let loop: TransferLoop
+    private var outstanding = 0
 
-    /// Creates a client with `settings`.
+    /// Creates a client with `settings` and starts its I/O thread.
     public init(settings: HTTPSettings) {
-        _ = HTTPClient.globalInit
-        self.settings = settings
-        multi = curl_multi_init()!
+        loop = TransferLoop(settings: settings)
+        loop.start()
     }
 
-    deinit {
-        for transfer in running.values {
-            curl_multi_remove_handle(multi, transfer.easy)
-        }
-        curl_multi_cleanup(multi)
-    }
+    /// Ends the I/O thread; requests still under way are abandoned.
+    deinit { loop.stop() }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
-
-    /// How many requests are under way.
-    public var inFlight: Int { running.count }
+    /// How many requests are started and not yet returned by ``poll(timeout:)``.
+    public var inFlight: Int { outstanding }
 
     /// Queues `request`; its outcome comes back from ``poll(timeout:)`` with `tag`.
     public func start(_ request: HTTPRequest, tag: Int) {
-        let transfer = idle.popLast() ?? Transfer()
-        transfer.prepare(request, settings: settings)
-        running[tag] = transfer
-        curl_multi_add_handle(multi, transfer.easy)
+        outstanding += 1
+        loop.submit(request, tag: tag)
     }
 
-    /// Moves every transfer along, waiting up to `timeout` for one to
-    /// finish, and returns the finished ones.
+    /// Returns the requests that finished, waiting up to `timeout` for one
+    /// when none has.
     public func poll(timeout: Duration) -> [(tag: Int, result: Result<HTTPResponse, HTTPTransportError>)] {
-        guard !running.isEmpty else { return [] }
-        var stillRunning: Int32 = 0
-        curl_multi_perform(multi, &stillRunning)
-        var done = collect()
-        if done.isEmpty, timeout > .zero {
-            var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, Int32(clamping: timeout.wholeMilliseconds), &ready)
-            curl_multi_perform(multi, &stillRunning)
-            done = collect()
-        }
+        guard outstanding > 0 else { return [] }
+        let done = loop.takeFinished(waitingUpTo: timeout)
+        outstanding -= done.count
         return done
     }
 
@@ -66,25 +50,10 @@ public final class HTTPClient {
             for finished in poll(timeout: .milliseconds(100)) where finished.tag == tag { return finished.result }
         }
     }
-
-    private func collect() -> [(tag: Int, result: Result<HTTPResponse, HTTPTransportError>)] {
-        var done: [(tag: Int, result: Result<HTTPResponse, HTTPTransportError>)] = []
-        var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
-            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-            let code = message.pointee.data.result
-            guard let (tag, transfer) = running.first(where: { $0.value.easy == easy }) else { continue }
-            curl_multi_remove_handle(multi, easy)
-            running[tag] = nil
-            done.append((tag, transfer.finish(code)))
-            idle.append(transfer)
-        }
-        return done
-    }
 }
 
 /// One easy handle and the buffers of the request it carries.
-private final class Transfer {
+final class Transfer {
     let easy: UnsafeMutableRawPointer
     var response: [UInt8] = []
     var headerList: UnsafeMutablePointer<curl_slist>?
