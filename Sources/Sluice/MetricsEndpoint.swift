@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 extension StreamApplication {
-    /// The application's metrics in Prometheus' text exposition format,
-    /// one series per stream thread.
+    /// The application's metrics in Prometheus' text exposition format:
+    /// the engine's, one series per stream thread, then its components'.
     public func prometheusText() -> String {
         let families: [(name: String, type: String, help: String, value: (ThreadStats) -> Int)] = [
             ("sluice_records_processed_total", "counter", "Input records processed, dead-lettered included.",
@@ -26,7 +26,7 @@ extension StreamApplication {
                 text += "\(family.name){application=\"\(application)\",thread=\"\(index)\"} \(family.value(stats))\n"
             }
         }
-        return text
+        return text + metrics.prometheusText()
     }
 }
 
@@ -70,6 +70,14 @@ public final class MetricsEndpoint: Sendable {
         let thread = Thread { [self] in serve(application) }
         thread.name = "sluice-metrics"
         thread.start()
+    }
+
+    /// Listens on `address`, `HOST:PORT` (an IPv4 address and a port).
+    public convenience init(application: StreamApplication, address: String) throws {
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+            throw TopologyError("metrics: expected HOST:PORT, found \(address)")
+        }
+        try self.init(application: application, host: String(address[..<colon]), port: port)
     }
 
     /// Stops listening; the serving thread ends.

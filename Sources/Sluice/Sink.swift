@@ -54,16 +54,24 @@ public struct SinkContext {
     public let threadIndex: Int
     /// The thread's logger.
     public let logger: Logger
+    /// Where the sink registers what it exports at `/metrics`.
+    public let metrics: MetricsRegistry
     let send: (DeadLetter) throws -> Void
 
     /// Creates a context; `deadLetter` sends a record to the dead-letter topic.
     public init(name: String, applicationID: String, threadIndex: Int, logger: Logger,
-                deadLetter: @escaping (DeadLetter) throws -> Void) {
+                metrics: MetricsRegistry = MetricsRegistry(), deadLetter: @escaping (DeadLetter) throws -> Void) {
         self.name = name
         self.applicationID = applicationID
         self.threadIndex = threadIndex
         self.logger = logger
+        self.metrics = metrics
         send = deadLetter
+    }
+
+    /// The labels every series of this sink instance carries: application, thread, sink.
+    public var metricLabels: [(String, String)] {
+        [("application", applicationID), ("thread", String(threadIndex)), ("sink", name)]
     }
 
     /// Sends an item the destination refused to the dead-letter topic. The

@@ -20,6 +20,8 @@ public final class StreamApplication: Sendable {
     /// This process's id: kept in the state directory so that transactional
     /// ids stay the same across restarts.
     public let processID: String
+    /// The metrics sinks and other components register, served beside the engine's.
+    public let metrics: MetricsRegistry
     private let threads: [StreamThread]
     private let logger: Logger
     private let failure = Mutex<StreamThreadError?>(nil)
@@ -36,9 +38,11 @@ public final class StreamApplication: Sendable {
         let lock = try StateDirectoryLock(directory: "\(config.stateDirectory)/\(config.applicationID)")
         stateLock = lock
         processID = lock.processID
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
         threads = (0..<config.threads).map {
             StreamThread(index: $0, topology: topology, config: config, processID: lock.processID,
-                         factory: clientFactory, clock: clock, logger: logger)
+                         factory: clientFactory, clock: clock, logger: logger, metrics: metrics)
         }
     }
 

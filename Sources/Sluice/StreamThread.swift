@@ -17,6 +17,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private let factory: KafkaClientFactory
     private let clock: WallClock
     private var logger: Logger
+    /// Where the thread's sinks register their metrics.
+    private let metrics: MetricsRegistry
 
     private var consumer: ConsumerClient!
     private var producer: ProducerClient!
@@ -50,8 +52,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var exactlyOnce: Bool { config.guarantee == .exactlyOnce }
 
     init(index: Int, topology: Topology, config: StreamsConfig, processID: String,
-         factory: KafkaClientFactory, clock: WallClock, logger: Logger) {
+         factory: KafkaClientFactory, clock: WallClock, logger: Logger, metrics: MetricsRegistry = MetricsRegistry()) {
         self.index = index
+        self.metrics = metrics
         self.topology = topology
         self.config = config
         self.processID = processID
@@ -272,7 +275,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func makeSinks() throws {
         sinks = try topology.sinks.keys.sorted().map { name in
             let context = SinkContext(name: name, applicationID: config.applicationID, threadIndex: index,
-                                      logger: logger) { [unowned self] letter in try deadLetter(letter, refusedBy: name) }
+                                      logger: logger, metrics: metrics) { [unowned self] letter in
+                try deadLetter(letter, refusedBy: name)
+            }
             return (name, try topology.sinks[name]!.make(context))
         }
     }

@@ -38,12 +38,7 @@ struct NginxClassifyCommand: ParsableCommand {
         config.commitInterval = commitIntervalMs.map { .milliseconds($0) }
         let topology = try NginxClassify.topology(input: input, outputPrefix: outputPrefix)
         let app = try StreamApplication(topology: topology, config: config, logger: logger)
-        let metrics = try metricsAddress.map { address in
-            guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-                throw ValidationError("--metrics-address expects HOST:PORT, got \(address)")
-            }
-            return try MetricsEndpoint(application: app, host: String(address[..<colon]), port: port)
-        }
+        let metrics = try metricsAddress.map { try MetricsEndpoint(application: app, address: $0) }
         defer { metrics?.close() }
         try app.runUntilSignalled()
     }

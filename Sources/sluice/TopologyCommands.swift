@@ -63,6 +63,7 @@ struct RunCommand: ParsableCommand {
     var properties: [String] = []
     @Option(help: "Local state directory (one per instance).") var stateDir = "/tmp/sluice"
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (IPv4).") var metricsAddress: String?
 
     func run() throws {
         let spec = try loadTopologies([file])[0]
@@ -73,6 +74,8 @@ struct RunCommand: ParsableCommand {
         let app = try StreamApplication(topology: try spec.topology(),
                                         config: spec.streamsConfig(overrides: try overrides(), stateDirectory: stateDir),
                                         logger: logger)
+        let metrics = try metricsAddress.map { try MetricsEndpoint(application: app, address: $0) }
+        defer { metrics?.close() }
         try app.runUntilSignalled()
     }
 

@@ -54,8 +54,8 @@ extension ElasticsearchSinkIntegrationTests {
             """.write(toFile: file, atomically: true, encoding: .utf8)
         }
 
-        func start(_ label: String, environment: [String: String] = [:]) throws -> TopologyProcess {
-            try TopologyProcess(["run", file, "--state-dir", directory + "/state"]
+        func start(_ label: String, environment: [String: String] = [:], arguments: [String] = []) throws -> TopologyProcess {
+            try TopologyProcess(["run", file, "--state-dir", directory + "/state"] + arguments
                                 + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] },
                                 logPath: "\(directory)/\(label).log", executable: "sluice", environment: environment)
         }
@@ -100,15 +100,30 @@ extension ElasticsearchSinkIntegrationTests {
         #expect(dead == 0)
     }
 
+    /// The `sluice_es_*` series `name` of the process serving metrics on `port`, summed over threads.
+    private func scrape(_ name: String, port: String, reason: String? = nil) -> Int {
+        let response = try? HTTPClient(settings: HTTPSettings())
+            .perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/metrics")).get()
+        return (response?.text ?? "").split(separator: "\n")
+            .filter { line in line.hasPrefix(name + "{") && (reason.map { line.contains("reason=\"\($0)\"") } ?? true) }
+            .compactMap { Int($0.split(separator: " ").last!) }.reduce(0, +)
+    }
+
     @Test func elasticsearchStoppedForAMinuteMidRunLosesNothingAndTheRunCompletes() throws {
         let run = try Run("es-down", count: 200_000, es: es, requestTimeoutMs: 5_000)
-        let process = try run.start("run")
+        let port = ProcessInfo.processInfo.environment["SLUICE_METRICS_TEST_PORT"] ?? "19465"
+        let process = try run.start("run", arguments: ["--metrics-address", "127.0.0.1:\(port)"])
         defer { process.signal(SIGKILL) }
         _ = try waitForDocuments(run, atLeast: 20_000, timeout: .seconds(180))
         try Services.elasticsearch("stop")
-        pause(60)
+        pause(30)
+        #expect(scrape("sluice_es_failing", port: port) > 0, "the backoff shows in the metrics")
+        #expect(scrape("sluice_es_retried_items_total", port: port, reason: "connection") > 0)
+        pause(30)
         try Services.elasticsearch("start")
         let final = try waitForDocuments(run, atLeast: run.count, timeout: .seconds(600))
+        #expect(scrape("sluice_es_failing", port: port) == 0)
+        #expect(scrape("sluice_es_documents_total", port: port) >= run.count)
         process.signal(SIGTERM)
         #expect(process.wait() == 0)
         #expect(final == run.count)

@@ -47,15 +47,15 @@ final class DeadLetterBox: @unchecked Sendable {
     let transport = ScriptedTransport()
     let clock = ManualClock(1_000)
     let box = DeadLetterBox()
+    let metrics = MetricsRegistry()
 
     func sink(_ configure: (inout ElasticsearchSinkConfig) -> Void = { _ in }) -> ElasticsearchSink {
         var config = ElasticsearchSinkConfig(hosts: ["http://es-a:9200", "http://es-b:9200"])
         config.maxDocuments = 3
         configure(&config)
         let box = self.box
-        let context = SinkContext(name: "es", applicationID: "app", threadIndex: 0, logger: Logger(label: "test")) {
-            box.letters.append($0)
-        }
+        let context = SinkContext(name: "es", applicationID: "app", threadIndex: 0, logger: Logger(label: "test"),
+                                  metrics: metrics) { box.letters.append($0) }
         return ElasticsearchSink(config: config, context: context, transport: transport, clock: clock)
     }
 
@@ -114,6 +114,35 @@ final class DeadLetterBox: @unchecked Sendable {
         #expect(sink.firstPendingOffset(of: tp) == nil)
         #expect(box.letters.isEmpty)
         #expect(sink.stats.retries["item"] == 2)
+    }
+
+    /// The value of the series `name{labels}` in the registry's text.
+    func exported(_ name: String, _ labels: String = "") -> Int? {
+        let prefix = "\(name){application=\"app\",thread=\"0\",sink=\"es\"\(labels)} "
+        return metrics.prometheusText().split(separator: "\n").first { $0.hasPrefix(prefix) }
+            .flatMap { Int($0.dropFirst(prefix.count)) }
+    }
+
+    @Test func requestsRetriesFailuresAndTheInFlightBudgetAreExportedAsTheyHappen() throws {
+        let sink = sink()
+        #expect(exported("sluice_es_retried_items_total", #",reason="connection""#) == 0, "a series exists before its first retry")
+        try write(sink, 0..<3)
+        #expect(exported("sluice_es_requests_total") == 1)
+        #expect(exported("sluice_es_in_flight_requests") == 1)
+        transport.answers.append(.failure(HTTPTransportError(code: 7, message: "Couldn't connect to server")))
+        try sink.poll(timeout: .zero)
+        #expect(exported("sluice_es_failing") == 1, "backoff shows while requests fail")
+        #expect(exported("sluice_es_retried_items_total", #",reason="connection""#) == 3)
+        #expect(exported("sluice_es_in_flight_requests") == 0)
+        clock.advance(by: 200)
+        transport.answer([201, 429, 201])
+        try sink.poll(timeout: .zero)
+        try sink.poll(timeout: .zero)
+        #expect(exported("sluice_es_failing") == 0)
+        #expect(exported("sluice_es_documents_total") == 2)
+        #expect(exported("sluice_es_retried_items_total", #",reason="item""#) == 1)
+        #expect(exported("sluice_es_requests_total") == 2)
+        #expect((exported("sluice_es_request_bytes_total") ?? 0) > 0)
     }
 
     @Test func aDocumentThatBreaksTheMappingIsDeadLetteredWithTheErrorTheIndexAndItsSource() throws {

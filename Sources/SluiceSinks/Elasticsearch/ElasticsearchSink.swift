@@ -36,8 +36,8 @@ public final class ElasticsearchSink: Sink {
     /// The tag and host of the installer's request under way.
     private var setupRequest: (tag: Int, host: Int)?
     private var failure: Error?
-    /// What the sink has done so far.
-    public private(set) var stats = ElasticsearchSinkStats()
+    /// What the sink has done so far; its counters are exported at `/metrics`.
+    public private(set) var stats: ElasticsearchSinkStats
 
     /// Creates a sink that sends through `transport` (an ``HTTPClient`` in production).
     public init(config: ElasticsearchSinkConfig, context: SinkContext, transport: any BulkTransport,
@@ -49,6 +49,7 @@ public final class ElasticsearchSink: Sink {
         hosts = HostPool(config.hosts)
         retryChunk = config.maxDocuments
         installer = TemplateInstaller(config.templates)
+        stats = ElasticsearchSinkStats(context)
     }
 
     /// Creates a sink with its own HTTP client.
@@ -156,6 +157,7 @@ public final class ElasticsearchSink: Sink {
         if let pipeline = config.pipeline { url += "?pipeline=\(queryEncoded(pipeline))" }
         transport.start(HTTPRequest(method: "POST", url: url, headers: [contentType], body: batch.body.out), tag: tag)
         inFlight[tag] = batch
+        stats.inFlight = inFlight.count
         stats.requests += 1
         stats.bytes += batch.body.out.count
     }
@@ -179,6 +181,7 @@ public final class ElasticsearchSink: Sink {
     private func handle(_ tag: Int, _ result: Result<HTTPResponse, HTTPTransportError>) throws {
         if let setup = setupRequest, setup.tag == tag { return try installed(result, host: setup.host) }
         guard let batch = inFlight.removeValue(forKey: tag) else { return }
+        stats.inFlight = inFlight.count
         let now = clock.now()
         stats.latencies.record(now - batch.sentAt)
         switch result {
@@ -268,7 +271,10 @@ public final class ElasticsearchSink: Sink {
 
     /// Retries the whole of `batch` after a failure of the request itself.
     private func retry(_ batch: Batch, reason: String, _ message: String) {
-        if failingSince == nil { failingSince = clock.now() }
+        if failingSince == nil {
+            failingSince = clock.now()
+            stats.failing = true
+        }
         scheduleRetry(batch.items, of: batch, reason: reason, message: message)
     }
 
@@ -288,7 +294,7 @@ public final class ElasticsearchSink: Sink {
             attempts = max(attempts, item.attempts)
             retries.append(batch.restored(item))
         }
-        stats.retries[reason, default: 0] += items.count
+        stats.retried(items.count, reason: reason)
         guard attempts > 0 else { return }
         let delay = config.retry.delay(after: attempts)
         retryAt = max(retryAt, clock.now() + delay)
@@ -332,6 +338,7 @@ public final class ElasticsearchSink: Sink {
     private func recovered() {
         guard let since = failingSince else { return }
         failingSince = nil
+        stats.failing = false
         context.logger.info("elasticsearch requests succeed again",
                             metadata: ["sink": "\(context.name)", "failing_ms": "\(clock.now() - since)"])
     }

@@ -1,21 +1,63 @@
+import Sluice
 import SluiceKafka
 
-/// Counters of one sink instance.
-public struct ElasticsearchSinkStats: Sendable {
-    /// Bulk requests sent.
-    public var requests = 0
-    /// Request bytes sent (before compression).
-    public var bytes = 0
-    /// Documents acknowledged.
-    public var documents = 0
-    /// Version conflicts ignored.
-    public var conflicts = 0
-    /// Documents sent to the dead-letter topic.
-    public var deadLettered = 0
+/// What one sink instance has done. The counters are the series it
+/// exports at `/metrics` (`sluice_es_*`, labelled with the application,
+/// thread and sink), so the endpoint reads them while the sink runs.
+public struct ElasticsearchSinkStats {
+    private let registry: MetricsRegistry
+    private let labels: [(String, String)]
+    private let requestsSent, bytesSent, acknowledged, conflictsIgnored, deadLetters: Metric
+    private let inFlightRequests, failingGauge: Metric
     /// Items retried, by reason (`item`, `connection`, `http_503`, …).
-    public var retries: [String: Int] = [:]
+    public private(set) var retries: [String: Int] = [:]
     /// Request latencies in milliseconds.
     public var latencies = LatencySamples()
+
+    /// Registers the sink's series in `context`'s registry.
+    init(_ context: SinkContext) {
+        registry = context.metrics
+        labels = context.metricLabels
+        func counter(_ name: String, _ help: String) -> Metric {
+            context.metrics.counter("sluice_es_\(name)", help: help, labels: context.metricLabels)
+        }
+        requestsSent = counter("requests_total", "Bulk requests sent to Elasticsearch.")
+        bytesSent = counter("request_bytes_total", "Bulk request bytes sent, before compression.")
+        acknowledged = counter("documents_total", "Documents Elasticsearch acknowledged.")
+        conflictsIgnored = counter("version_conflicts_ignored_total", "Version conflicts ignored (on_version_conflict: ignore).")
+        deadLetters = counter("dead_letters_total", "Documents sent to the dead-letter topic.")
+        inFlightRequests = context.metrics.gauge("sluice_es_in_flight_requests", help: "Bulk requests under way.",
+                                                 labels: context.metricLabels)
+        failingGauge = context.metrics.gauge("sluice_es_failing", help: "1 while requests fail and are retried with backoff.",
+                                             labels: context.metricLabels)
+        for reason in ["item", "connection"] { _ = retriedMetric(reason) }
+    }
+
+    /// Bulk requests sent.
+    public var requests: Int { get { requestsSent.current } nonmutating set { requestsSent.set(newValue) } }
+    /// Request bytes sent (before compression).
+    public var bytes: Int { get { bytesSent.current } nonmutating set { bytesSent.set(newValue) } }
+    /// Documents acknowledged.
+    public var documents: Int { get { acknowledged.current } nonmutating set { acknowledged.set(newValue) } }
+    /// Version conflicts ignored.
+    public var conflicts: Int { get { conflictsIgnored.current } nonmutating set { conflictsIgnored.set(newValue) } }
+    /// Documents sent to the dead-letter topic.
+    public var deadLettered: Int { get { deadLetters.current } nonmutating set { deadLetters.set(newValue) } }
+    /// Bulk requests under way now.
+    public var inFlight: Int { get { inFlightRequests.current } nonmutating set { inFlightRequests.set(newValue) } }
+    /// Whether requests are failing now (and being retried with backoff).
+    public var failing: Bool { get { failingGauge.current == 1 } nonmutating set { failingGauge.set(newValue ? 1 : 0) } }
+
+    /// Counts `count` items scheduled for a retry because of `reason`.
+    mutating func retried(_ count: Int, reason: String) {
+        retries[reason, default: 0] += count
+        retriedMetric(reason).add(count)
+    }
+
+    private func retriedMetric(_ reason: String) -> Metric {
+        registry.counter("sluice_es_retried_items_total", help: "Items scheduled for a retry, by reason.",
+                         labels: labels + [("reason", reason)])
+    }
 }
 
 /// The most recent request latencies (a bounded window), for percentiles.

@@ -1,0 +1,29 @@
+import Testing
+@testable import Sluice
+
+/// What components register is served in Prometheus' text format.
+@Suite struct MetricsRegistryTests {
+    @Test func theSameNameAndLabelsGiveTheSameSeriesAndEachFamilyIsDescribedOnce() {
+        let registry = MetricsRegistry()
+        registry.counter("sluice_x_total", help: "Things.", labels: [("sink", "a")]).add(2)
+        registry.counter("sluice_x_total", help: "Things.", labels: [("sink", "a")]).add(3)
+        registry.counter("sluice_x_total", help: "Things.", labels: [("sink", "b")]).add(1)
+        registry.gauge("sluice_y", help: "Level.", labels: [("sink", "a")]).set(7)
+        #expect(registry.prometheusText() == """
+            # HELP sluice_x_total Things.
+            # TYPE sluice_x_total counter
+            sluice_x_total{sink="a"} 5
+            sluice_x_total{sink="b"} 1
+            # HELP sluice_y Level.
+            # TYPE sluice_y gauge
+            sluice_y{sink="a"} 7
+
+            """)
+    }
+
+    @Test func labelValuesAreEscapedAsTheFormatRequires() {
+        let registry = MetricsRegistry()
+        registry.counter("sluice_z_total", help: "Z.", labels: [("reason", "a \"quoted\\path\"\nline")]).add(1)
+        #expect(registry.prometheusText().contains(#"sluice_z_total{reason="a \"quoted\\path\"\nline"} 1"#))
+    }
+}
