@@ -7,27 +7,7 @@ import Glibc
 extension StreamApplication {
     /// The application's metrics in Prometheus' text exposition format:
     /// the engine's, one series per stream thread, then its components'.
-    public func prometheusText() -> String {
-        let families: [(name: String, type: String, help: String, value: (ThreadStats) -> Int)] = [
-            ("sluice_records_processed_total", "counter", "Input records processed, dead-lettered included.",
-             { $0.processed.load(ordering: .relaxed) }),
-            ("sluice_dead_letters_total", "counter", "Records sent to the dead-letter topic.",
-             { $0.deadLettered.load(ordering: .relaxed) }),
-            ("sluice_commits_total", "counter", "Commits of input positions (transactions under exactly_once).",
-             { $0.commits.load(ordering: .relaxed) }),
-            ("sluice_assigned_tasks", "gauge", "Tasks (input partitions) a stream thread owns.",
-             { $0.tasks.load(ordering: .relaxed) }),
-        ]
-        let application = config.applicationID
-        var text = ""
-        for family in families {
-            text += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
-            for (index, stats) in threadStats.enumerated() {
-                text += "\(family.name){application=\"\(application)\",thread=\"\(index)\"} \(family.value(stats))\n"
-            }
-        }
-        return text + metrics.prometheusText()
-    }
+    public func prometheusText() -> String { metrics.prometheusText() }
 }
 
 /// Serves a ``StreamApplication``'s metrics over HTTP at `GET /metrics`
@@ -41,32 +21,7 @@ public final class MetricsEndpoint: Sendable {
 
     /// Listens on `host:port` (an IPv4 address) and starts serving.
     public init(application: StreamApplication, host: String = "127.0.0.1", port: UInt16) throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TopologyError("metrics: socket: \(String(cString: strerror(errno)))") }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            Glibc.close(fd)
-            throw TopologyError("metrics: \(host) is not an IPv4 address")
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw TopologyError("metrics: cannot listen on \(host):\(port): \(reason)")
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        socket = fd
-        self.port = UInt16(bigEndian: actual.sin_port)
+        (socket, self.port) = try listeningSocket(host: host, port: port)
         let thread = Thread { [self] in serve(application) }
         thread.name = "sluice-metrics"
         thread.start()
@@ -113,4 +68,34 @@ public final class MetricsEndpoint: Sendable {
             sent += n
         }
     }
+}
+
+/// A TCP socket listening on `host:port` (an IPv4 address; port 0 lets the
+/// system choose), and the port it got.
+public func listeningSocket(host: String, port: UInt16) throws -> (socket: Int32, port: UInt16) {
+    let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TopologyError("listen: socket: \(String(cString: strerror(errno)))") }
+    var yes: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        Glibc.close(fd)
+        throw TopologyError("listen: \(host) is not an IPv4 address")
+    }
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0, listen(fd, 16) == 0 else {
+        let reason = String(cString: strerror(errno))
+        Glibc.close(fd)
+        throw TopologyError("cannot listen on \(host):\(port): \(reason)")
+    }
+    var actual = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &actual) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, UInt16(bigEndian: actual.sin_port))
 }

@@ -82,7 +82,7 @@ public final class StreamApplication: Sendable {
     /// ``StreamThreadError`` if one failed.
     public func wait() throws {
         done.wait()
-        if let failure = failure.withLock({ $0 }) { throw failure }
+        try rethrowFailure()
     }
 
     /// Blocks until every thread has ended or `timeout` passes; returns
@@ -90,18 +90,19 @@ public final class StreamApplication: Sendable {
     /// acknowledge, so with one down it can outlast any timeout.
     public func wait(timeout: Duration) throws -> Bool {
         guard done.wait(timeout: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) == .success else { return false }
-        if let failure = failure.withLock({ $0 }) { throw failure }
+        try rethrowFailure()
         return true
     }
 
-    /// Each stream thread's counters, by thread index.
-    var threadStats: [ThreadStats] { threads.map(\.stats) }
+    private func rethrowFailure() throws {
+        if let failure = failure.withLock({ $0 }) { throw failure }
+    }
 
     /// Records processed by all threads so far (dead-lettered included).
-    public var processedCount: Int { threads.reduce(0) { $0 + $1.stats.processed.load(ordering: .relaxed) } }
+    public var processedCount: Int { threads.reduce(0) { $0 + $1.stats.processed.current } }
 
     /// Records sent to the dead-letter topic so far.
-    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.load(ordering: .relaxed) } }
+    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.current } }
 
     /// Blocks until at least `count` records are processed or `timeout`
     /// passes, looking every `interval`; returns whether they were.

@@ -61,7 +61,7 @@ public final class StreamTask {
 
     private func deadLetter(_ message: KafkaMessage, _ error: ProcessingError) throws {
         deadLetterCount += 1
-        stats?.deadLettered.add(1, ordering: .relaxed)
+        stats?.deadLettered.add(1)
         logger.warning("record sent to dead-letter topic", metadata: [
             "source": "\(message.topic)-\(message.partition)@\(message.offset)",
             "processor": "\(error.processor)", "reason": "\(error.underlying)", "topic": "\(deadLetterTopic)"])

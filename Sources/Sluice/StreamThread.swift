@@ -17,14 +17,14 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private let factory: KafkaClientFactory
     private let clock: WallClock
     private var logger: Logger
-    /// Where the thread's sinks register their metrics.
+    /// Where the thread and its sinks register their metrics.
     private let metrics: MetricsRegistry
 
     private var consumer: ConsumerClient!
     private var producer: ProducerClient!
     private var collector: ProducerCollector!
     private(set) var tasks: [TopicPartition: StreamTask] = [:] {
-        didSet { stats.tasks.store(tasks.count, ordering: .relaxed) }
+        didSet { stats.tasks.set(tasks.count) }
     }
     /// The positions last marked or committed, per partition.
     private var committed: [TopicPartition: Int64] = [:]
@@ -47,7 +47,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     private let stopFlag = Atomic<Bool>(false)
     /// What the thread's tasks have done, readable from other threads.
-    let stats = ThreadStats()
+    let stats: ThreadStats
 
     private var exactlyOnce: Bool { config.guarantee == .exactlyOnce }
 
@@ -55,6 +55,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
          factory: KafkaClientFactory, clock: WallClock, logger: Logger, metrics: MetricsRegistry = MetricsRegistry()) {
         self.index = index
         self.metrics = metrics
+        stats = ThreadStats(metrics, applicationID: config.applicationID, thread: index)
         self.topology = topology
         self.config = config
         self.processID = processID
@@ -92,7 +93,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         consumer.close()
         try producer.flush(timeout: config.operationTimeout)
         closeSinks()
-        logger.info("stream thread stopped", metadata: ["processed": "\(stats.processed.load(ordering: .relaxed))"])
+        logger.info("stream thread stopped", metadata: ["processed": "\(stats.processed.current)"])
     }
 
     func start() throws {
@@ -151,7 +152,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             try task.process(message)
             count += 1
         }
-        if count > 0 { stats.processed.add(count, ordering: .relaxed) }
+        if count > 0 { stats.processed.add(count) }
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
         // While paused the wait for records becomes a wait for the sinks.
@@ -211,7 +212,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             logger.warning("offset commit failed", metadata: ["error": "\(error)"])
             return false
         }
-        stats.commits.add(1, ordering: .relaxed)
+        stats.commits.add(1)
         for o in offsets { groupCommitted[o.topicPartition] = o.offset }
         return true
     }
@@ -260,7 +261,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                                                   timeout: config.operationTimeout)
             try producer.commitTransaction(timeout: config.operationTimeout)
             inTransaction = false
-            stats.commits.add(1, ordering: .relaxed)
+            stats.commits.add(1)
         } else {
             try flushSinks()
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
@@ -285,7 +286,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Sends what a sink refused to the dead-letter topic; at least once,
     /// its input offset is committed only after that record is acknowledged.
     private func deadLetter(_ letter: DeadLetter, refusedBy sink: String) throws {
-        stats.deadLettered.add(1, ordering: .relaxed)
+        stats.deadLettered.add(1)
         let topic = config.effectiveDeadLetterTopic
         logger.warning("record sent to dead-letter topic", metadata: [
             "source": "\(letter.source.map(\.description) ?? "-")", "processor": "\(sink)",
@@ -443,16 +444,28 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 }
 
-/// Counters of one stream thread, written by it and read by others.
-final class ThreadStats: Sendable {
+/// Counters of one stream thread, written by it and read by others: its
+/// series at `/metrics`, labelled with the application and the thread.
+struct ThreadStats: Sendable {
     /// Records processed, dead-lettered included.
-    let processed = Atomic<Int>(0)
+    let processed: Metric
     /// Records sent to the dead-letter topic.
-    let deadLettered = Atomic<Int>(0)
+    let deadLettered: Metric
     /// Input positions committed (transactions under exactly-once).
-    let commits = Atomic<Int>(0)
+    let commits: Metric
     /// Tasks (input partitions) the thread owns now.
-    let tasks = Atomic<Int>(0)
+    let tasks: Metric
+
+    init(_ registry: MetricsRegistry, applicationID: String, thread: Int) {
+        let labels = [("application", applicationID), ("thread", String(thread))]
+        processed = registry.counter("sluice_records_processed_total", help: "Input records processed, dead-lettered included.",
+                                     labels: labels)
+        deadLettered = registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic.",
+                                        labels: labels)
+        commits = registry.counter("sluice_commits_total",
+                                   help: "Commits of input positions (transactions under exactly_once).", labels: labels)
+        tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)
+    }
 }
 
 /// Blocks the calling thread (a stream thread waiting for a backoff: its

@@ -1,9 +1,10 @@
 import Foundation
+import Sluice
 import Synchronization
 import Testing
 @testable import SluiceSinks
 
-/// A one-thread HTTP/1.1 server on a loopback port that answers every
+/// A small HTTP/1.1 server on a loopback port, a thread per connection, that answers every
 /// request with `200 ok` once `delay` has passed, counting the requests it
 /// has read in full. Keep-alive: one connection serves many requests.
 final class LoopbackServer: Sendable {
@@ -14,20 +15,9 @@ final class LoopbackServer: Sendable {
 
     init(delay seconds: Double = 0) throws {
         delay = seconds
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (socket, bound) = try listeningSocket(host: "127.0.0.1", port: 0)
+        listener = socket
+        port = Int(bound)
         Thread { [self] in acceptLoop() }.start()
     }
 

@@ -9,8 +9,8 @@ public struct ElasticsearchSinkStats {
     private let labels: [(String, String)]
     private let requestsSent, bytesSent, acknowledged, conflictsIgnored, deadLetters: Metric
     private let inFlightRequests, failingGauge: Metric
-    /// Items retried, by reason (`item`, `connection`, `http_503`, …).
-    public private(set) var retries: [String: Int] = [:]
+    /// The retried-items counter of each reason met so far.
+    private var retryCounters: [String: Metric] = [:]
     /// Request latencies in milliseconds.
     public var latencies = LatencySamples()
 
@@ -30,8 +30,11 @@ public struct ElasticsearchSinkStats {
                                                  labels: context.metricLabels)
         failingGauge = context.metrics.gauge("sluice_es_failing", help: "1 while requests fail and are retried with backoff.",
                                              labels: context.metricLabels)
-        for reason in ["item", "connection"] { _ = retriedMetric(reason) }
+        for reason in ["item", "connection"] { _ = retryCounter(reason) }
     }
+
+    /// Items retried, by reason (`item`, `connection`, `http_503`, …).
+    public var retries: [String: Int] { retryCounters.mapValues(\.current) }
 
     /// Bulk requests sent.
     public var requests: Int { get { requestsSent.current } nonmutating set { requestsSent.set(newValue) } }
@@ -50,13 +53,16 @@ public struct ElasticsearchSinkStats {
 
     /// Counts `count` items scheduled for a retry because of `reason`.
     mutating func retried(_ count: Int, reason: String) {
-        retries[reason, default: 0] += count
-        retriedMetric(reason).add(count)
+        retryCounter(reason).add(count)
     }
 
-    private func retriedMetric(_ reason: String) -> Metric {
-        registry.counter("sluice_es_retried_items_total", help: "Items scheduled for a retry, by reason.",
-                         labels: labels + [("reason", reason)])
+    /// The counter of `reason`, registered the first time the reason comes up.
+    private mutating func retryCounter(_ reason: String) -> Metric {
+        if let counter = retryCounters[reason] { return counter }
+        let counter = registry.counter("sluice_es_retried_items_total", help: "Items scheduled for a retry, by reason.",
+                                       labels: labels + [("reason", reason)])
+        retryCounters[reason] = counter
+        return counter
     }
 }
 
