@@ -25,15 +25,28 @@ TEST_RUN_LIMIT=${SLUICE_TEST_RUN_LIMIT:-15m}
 # fails the run with everything it printed instead of outlasting CI's limit.
 run_tests() {
   local status=0
-  SLUICE_INTEGRATION=1 timeout --kill-after=30s "$TEST_RUN_LIMIT" swift test --skip-build "$@" 2>&1 \
+  # Line-buffered, so that a run cut short still shows its last lines.
+  SLUICE_INTEGRATION=1 timeout --kill-after=30s "$TEST_RUN_LIMIT" stdbuf -oL -eL swift test --skip-build "$@" 2>&1 \
     | tee -a "$RUN_DIR/test.log" || status=$?
   if ((status == 124 || status == 137)); then
+    report_hang
     log "FAIL: swift test $* ran past its $TEST_RUN_LIMIT limit"
-    # swift test runs the tests in a process group of their own: end them,
-    # and the topology processes they started, here.
-    pkill -KILL -f "^$SLUICE_BIN_DIR/" || true
   fi
   return "$status"
+}
+# What a run that hit its limit left behind: the topology processes still
+# running (then ended here: they outlive swift test, which started them in
+# a process group of their own) and, last, the tests that never finished.
+report_hang() {
+  local pid
+  for pid in $(pgrep -f "^$SLUICE_BIN_DIR/"); do
+    log "still running: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300)"
+    tail -n 8 "$(readlink "/proc/$pid/fd/1")" 2>/dev/null | cut -c1-300 || true
+  done
+  pkill -KILL -f "^$SLUICE_BIN_DIR/" || true
+  awk '/^◇ Test [^ ]+ started\./ { open[$3] = 1 }
+       /^✔ Test [^ ]+ / || /^✘ Test [^ ]+ .*failed after/ { delete open[$3] }
+       END { for (t in open) print "[sluice] never finished: " t }' "$RUN_DIR/test.log" >&2
 }
 : >"$RUN_DIR/test.log"
 if (($#)); then

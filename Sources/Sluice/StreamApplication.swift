@@ -126,7 +126,9 @@ public final class StreamApplication: Sendable {
                 stop()
             } else {
                 logger.warning("second signal; exiting at once")
-                exit(130)
+                // _exit: exit handlers would free what librdkafka's threads still use.
+                fflush(nil)
+                _exit(130)
             }
         }
         start()

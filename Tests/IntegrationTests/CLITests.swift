@@ -4,18 +4,11 @@ import Testing
 /// The `sluice` binary's topology commands, as a user runs them (no services needed).
 @Suite struct CLITests {
     private func sluice(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent("sluice")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let output = Services.temporaryDirectory() + "/output"
+        let child = try ChildProcess(binaryPath("sluice"), arguments: arguments,
+                                     environment: ProcessInfo.processInfo.environment, outputPath: output)
+        let status = child.waitUntilExit()
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
     private func temporaryFile(_ text: String) throws -> String {

@@ -187,7 +187,7 @@ extension ElasticsearchSinkIntegrationTests {
         #expect(log.contains("Elasticsearch refused the credentials (401)"), "the error names the cause")
         #expect(log.contains("elasticsearch bulk items will be retried"), "and the documents wait for a retry")
         #expect(!log.contains("not-the-pass"), "the password never reaches the log")
-        #expect(wrong.process.isRunning, "refused credentials do not stop the run")
+        #expect(wrong.isRunning, "refused credentials do not stop the run")
         #expect(try es.count(run.index) == 0)
         wrong.signal(SIGKILL)
         _ = wrong.wait()

@@ -189,41 +189,35 @@ struct Placement {
 
 /// A topology binary run as a child process, for crash and group tests.
 final class TopologyProcess {
-    let process = Process()
+    private let child: ChildProcess
     let logPath: String
 
     /// Starts `executable` (a product of this package) with the given
     /// arguments and extra environment; its log goes to a file.
     init(_ arguments: [String], logPath: String, executable: String = "nginx-classify",
          environment: [String: String] = [:]) throws {
-        let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
-        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         self.logPath = logPath
-        let log = FileHandle(forWritingAtPath: logPath)!
-        process.standardError = log
-        process.standardOutput = log
-        try process.run()
+        child = try ChildProcess(binaryPath(executable), arguments: arguments,
+                                 environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                 outputPath: logPath)
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    var isRunning: Bool { child.isRunning }
+
+    func signal(_ sig: Int32) { child.signal(sig) }
 
     /// Waits up to `timeout` for the process to end and returns its exit
     /// status (or signal). One still running then fails the test instead of
     /// hanging the run: it is killed, and the end of its log recorded.
     func wait(timeout: Duration = .seconds(180), sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { pause(0.2) }
-        if process.isRunning {
+        while child.isRunning, ContinuousClock.now < deadline { pause(0.2) }
+        if child.isRunning {
             Issue.record("still running \(timeout) after it was asked to end; killed. Its log ends:\n\(log.suffix(3000))",
                          sourceLocation: sourceLocation)
             signal(SIGKILL)
         }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return child.waitUntilExit()
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -235,6 +229,13 @@ func classifyArguments(input: String, prefix: String, app: String, stateDir: Str
     ["--bootstrap", bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
      "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir]
         + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
+}
+
+/// The path of `product`, a binary of this package.
+func binaryPath(_ product: String) -> String {
+    let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
+    return URL(fileURLWithPath: binDir).appendingPathComponent(product).path
 }
 
 /// Sleeps the test's thread.

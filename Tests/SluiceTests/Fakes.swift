@@ -177,3 +177,33 @@ final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
 
     var producer: RecordingProducer { producers.last! }
 }
+
+/// Makes fresh fakes and keeps only weak references to them, to tell
+/// whether their owners have let go.
+final class WeakClients: KafkaClientFactory, @unchecked Sendable {
+    private struct Weak { weak var client: AnyObject? }
+    private let made = Mutex<(consumers: [Weak], producers: [Weak])>(([], []))
+
+    func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient {
+        let consumer = FakeConsumer()
+        made.withLock { $0.consumers.append(Weak(client: consumer)) }
+        return consumer
+    }
+
+    func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
+        let producer = RecordingProducer(transactionalID: config["transactional.id"], group: FakeConsumer())
+        made.withLock { $0.producers.append(Weak(client: producer)) }
+        return producer
+    }
+
+    /// How many of the clients made are still referenced.
+    var alive: Int { made.withLock { ($0.consumers + $0.producers).filter { $0.client != nil }.count } }
+
+    func waitUntilMade(consumers: Int, producers: Int) -> Bool {
+        for _ in 0..<3000 {
+            if made.withLock({ $0.consumers.count >= consumers && $0.producers.count >= producers }) { return true }
+            blockThread(for: .milliseconds(10))
+        }
+        return false
+    }
+}
