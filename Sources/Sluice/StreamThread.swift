@@ -38,6 +38,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// At least once: input records whose refused items went to the
     /// dead-letter topic in a delivery epoch not yet acknowledged.
     private var deadLetterWaits: [(partition: TopicPartition, offset: Int64, epoch: Int)] = []
+    /// Since when a sink has been full (ms), while it is.
+    private var fullSince: Int64?
     /// Partitions paused because a sink is full.
     private var paused: Set<TopicPartition> = []
     private var rebalanceError: Error?
@@ -73,6 +75,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Runs until stopped; throws what stopped it otherwise. Offsets are
     /// never committed past records whose outputs were not acknowledged.
     func run() throws {
+        defer { releaseClients() }
         do {
             try start()
             while !stopRequested { try step() }
@@ -84,6 +87,17 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             closeSinks()
             throw error
         }
+    }
+
+    /// Destroys the Kafka clients on this thread, before it reports that it
+    /// ended, so that their own threads are gone before the process exits:
+    /// the OpenSSL inside librdkafka frees per-thread state at exit and
+    /// crashed ("double free") while a client's threads still ran.
+    private func releaseClients() {
+        sinks.removeAll()
+        collector = nil
+        producer = nil
+        consumer = nil
     }
 
     /// Commits what was processed, closes the tasks and leaves the group.
@@ -130,7 +144,11 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     func runOnce() throws {
         let full = try applyBackPressure()
-        try consumer.poll(maxMessages: config.maxPollRecords, timeout: full ? .zero : config.pollTimeout, into: &batch)
+        if full && paused.isEmpty {
+            batch.removeAll(keepingCapacity: true)
+        } else {
+            try consumer.poll(maxMessages: config.maxPollRecords, timeout: full ? .zero : config.pollTimeout, into: &batch)
+        }
         if let error = rebalanceError {
             rebalanceError = nil
             throw error
@@ -309,12 +327,19 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }
     }
 
-    /// Pauses every owned partition while a sink is full and resumes them
-    /// once none is; returns whether the thread is paused.
+    /// While a sink is full, holds input back: first by not polling (which
+    /// keeps what librdkafka has fetched), and once that has lasted
+    /// `holdBeforePausing`, by pausing every owned partition; resumes them
+    /// once no sink is full. Returns whether input is held back.
     private func applyBackPressure() throws -> Bool {
         guard !sinks.isEmpty else { return false }
         let full = sinks.contains { $0.sink.isFull }
+        if !full { fullSince = nil }
         if full {
+            let now = clock.now()
+            let since = fullSince ?? now
+            fullSince = since
+            if paused.isEmpty, now - since < config.holdBeforePausing.wholeMilliseconds { return true }
             let more = tasks.keys.filter { !paused.contains($0) }
             guard !more.isEmpty else { return true }
             if paused.isEmpty { logger.debug("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }

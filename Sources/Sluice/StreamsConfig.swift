@@ -37,6 +37,13 @@ public struct StreamsConfig: Sendable {
     public var maxPollRecords = 1000
     /// How long a poll waits for records when there are none.
     public var pollTimeout = Duration.milliseconds(100)
+    /// How long a full sink holds input back by not polling before the
+    /// thread pauses its partitions. Pausing makes librdkafka discard what
+    /// it has already fetched (refetched on resume), a stall on every wait
+    /// for a bulk request; a short wait without polling keeps it. Keep it
+    /// well under `max.poll.interval.ms`: while it lasts, the consumer is
+    /// not polled.
+    public var holdBeforePausing = Duration.seconds(1)
     /// Timeout of transaction operations and of each flush attempt.
     public var operationTimeout = Duration.seconds(30)
 

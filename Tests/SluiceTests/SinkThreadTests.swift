@@ -162,7 +162,7 @@ final class SinkHolder: @unchecked Sendable {
         #expect(headers["sluice.es.index"] == "logs")
     }
 
-    @Test func aFullSinkPausesEveryOwnedPartitionUntilItHasRoomAgain() throws {
+    @Test func aFullSinkHoldsInputBackWithoutPausingForAMomentThenPausesEveryOwnedPartitionUntilItHasRoomAgain() throws {
         factory.consumer.append("in", 0, "a")
         factory.consumer.append("in", 1, "b")
         let t = try thread(.atLeastOnce)
@@ -170,6 +170,12 @@ final class SinkHolder: @unchecked Sendable {
         try t.step()
         holder.sink.full = true
         factory.consumer.append("in", 0, "c")
+        try t.step()
+        clock.advance(by: 999)
+        try t.step()
+        #expect(!factory.consumer.events.contains { $0.hasPrefix("pause") }, "a short wait keeps what librdkafka fetched")
+        #expect(!holder.sink.written.contains { $0.item == "c" }, "nothing is read while the sink is full")
+        clock.advance(by: 1)
         try t.step()
         #expect(factory.consumer.events.contains("pause [in-0, in-1]"))
         #expect(!holder.sink.written.contains { $0.item == "c" }, "nothing is read while the sink is full")
@@ -229,6 +235,20 @@ final class SinkHolder: @unchecked Sendable {
         released.set()
         #expect(try app.wait(timeout: .seconds(30)), "and ends once the sink has acknowledged")
         #expect(commits == ["commit [in-0@1]"])
+    }
+
+    @Test func anEndedApplicationHasDestroyedEveryKafkaClientOfItsThreadsWhenWaitReturns() throws {
+        let clients = WeakClients()
+        var config = config(.exactlyOnce)
+        config.threads = 2
+        config.stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: config.stateDirectory) }
+        let app = try StreamApplication(topology: try topology(), config: config, clientFactory: clients)
+        app.start()
+        #expect(clients.waitUntilMade(consumers: 2, producers: 2))
+        app.stop()
+        #expect(try app.wait(timeout: .seconds(30)))
+        #expect(clients.alive == 0, "a client still alive at exit races librdkafka's threads against exit handlers")
     }
 
     @Test func exactlyOnceFlushesTheSinkBeforeTheOffsetsJoinTheTransaction() throws {
