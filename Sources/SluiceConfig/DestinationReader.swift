@@ -72,7 +72,7 @@ struct DestinationReader {
             config.templates = [$0]
         }
         if let authentication = authentication(fields) { config.http.authentication = authentication } else { ok = false }
-        ok = checkIDs(documents, fields, node) && ok
+        ok = checkNeeds(documents, fields, node) && ok
         return ok ? ElasticsearchDestination(config: config, documents: documents) : nil
     }
 
@@ -100,8 +100,16 @@ struct DestinationReader {
         return nil
     }
 
-    /// Ids the operation and the tombstone policy need.
-    private func checkIDs(_ documents: ElasticsearchDocuments, _ fields: YAMLReader.Fields, _ node: Node) -> Bool {
+    /// What the operation and the tombstone policy need: ids, and for a
+    /// delete an index that names no field (a tombstone has none).
+    private func checkNeeds(_ documents: ElasticsearchDocuments, _ fields: YAMLReader.Fields, _ node: Node) -> Bool {
+        if documents.onTombstone == .delete {
+            for (what, template) in [("an index", documents.index), ("a routing", documents.routing)] where template?.refersToFields == true {
+                reader.report(fields["on_tombstone"] ?? node,
+                              "expected \(what) without %{field} references for on_tombstone: delete: a tombstone has no fields")
+                return false
+            }
+        }
         guard case .auto = documents.id else { return true }
         if documents.operation == .update || documents.operation == .upsert {
             reader.report(fields["operation"] ?? node, "expected an `id` for operation \(documents.operation.rawValue): an update needs the document's id")

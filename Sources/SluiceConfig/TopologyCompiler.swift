@@ -69,16 +69,30 @@ extension SourceSpec {
 }
 
 extension TopologySpec {
-    /// The engine topology: sources → decode → steps → destinations.
+    /// The engine topology: sources → decode → steps → destinations. A
+    /// tombstone (a record without a value) has no fields for the steps:
+    /// when the file has Elasticsearch destinations it goes straight to
+    /// each of them, whose `on_tombstone` says what it does; otherwise it
+    /// fails to decode and goes to the dead-letter topic.
     public func topology() throws -> Topology {
         let builder = TopologyBuilder()
-        let decoded = sources.enumerated().map { i, source in
-            builder.stream(source.topics, named: "source-\(i)").map(named: decodeStepName(source: i)) { try source.read($0) }
+        let search = destinations.indices.filter { destinations[$0].topic == nil }
+        var decoded: [Stream<Event>] = []
+        var tombstones: [Stream<[UInt8]?>] = []
+        for (i, source) in sources.enumerated() {
+            var records = builder.stream(source.topics, named: "source-\(i)")
+            if !search.isEmpty {
+                // Parenthesized names stay apart from any destination's.
+                let parts = records.split(named: "(tombstones-\(i))")
+                    .branch("(tombstone-\(i))") { $0.value == nil }.defaultBranch("(value-\(i))")
+                tombstones.append(parts["(tombstone-\(i))"]!)
+                records = parts["(value-\(i))"]!
+            }
+            decoded.append(records.map(named: decodeStepName(source: i)) { try source.read($0) })
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline
         let routed = merged.process(named: "steps") { PipelineProcessor(pipeline) }
-        let search = destinations.indices.filter { destinations[$0].topic == nil }
         guard !search.isEmpty else {
             toTopics(routed)
             return try builder.build()
@@ -86,13 +100,16 @@ extension TopologySpec {
         // Each Elasticsearch destination is a branch of its own; the topics share the rest.
         var split = routed.split(named: "destinations")
         for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
-        // Parentheses keep the default branch's name apart from any destination's.
         let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
         if let topics = branches["(topics)"] { toTopics(topics) }
+        let allTombstones = tombstones.count == 1 ? tombstones[0] : tombstones[0].merge(named: "(tombstones)", Array(tombstones[1...]))
         for i in search {
             guard case .elasticsearch(let es) = destinations[i].target else { continue }
             let name = destinations[i].name
-            branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
+            let events = branches[name]!.mapValues(named: "(events-\(name))") { Optional($0.value.event) }
+            let nulls = allTombstones.mapValues(named: "(tombstones-\(name))") { _ in Event?.none }
+            events.merge(named: "(into-\(name))", nulls)
+                .to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value }
         }
         return try builder.build()
     }

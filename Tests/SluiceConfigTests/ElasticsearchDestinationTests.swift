@@ -123,6 +123,41 @@ import Testing
         #expect(driver.outputValues("audit-out") == [#"{"audit":true}"#])
     }
 
+    @Test func aTombstoneSkipsTheStepsAndBecomesADeleteOfTheKeysDocumentWhereOnTombstoneSaysDelete() throws {
+        let yaml = Self.valid.replacingOccurrences(of: "id: topic_partition_offset", with: "id: key\n      on_tombstone: delete")
+            .replacingOccurrences(of: "index: 'logs-%{[service][name]}-%{+yyyy.MM.dd}'", with: "index: 'logs-%{+yyyy.MM.dd}'")
+            .replacingOccurrences(of: "      routing: '%{[service][name]}'\n", with: "")
+        let driver = TopologyTestDriver(topology: try TopologyLoader.load(yaml: yaml, file: "t.yaml", environment: ["ES_PASSWORD": "pw"]).topology())
+        try driver.pipe("logs", key: Array("doc-7".utf8), value: nil)
+        let documents = driver.sinkOutput("search", as: BulkAction.self)
+        #expect(documents.map(\.item.operation) == [.delete])
+        #expect(documents.map(\.item.id) == ["doc-7"])
+        #expect(documents.map(\.source?.offset) == [0], "its offset completes with the delete")
+        #expect(driver.outputValues("audit-out").isEmpty && driver.deadLetters.isEmpty)
+    }
+
+    @Test func aTombstoneWritesNothingAndGoesNowhereElseWhereOnTombstoneSaysIgnore() throws {
+        let driver = TopologyTestDriver(topology: try TopologyLoader.load(yaml: Self.valid, file: "t.yaml", environment: ["ES_PASSWORD": "pw"]).topology())
+        try driver.pipe("logs", key: Array("doc-7".utf8), value: nil)
+        try driver.pipe("logs", value: #"{"n":1}"#)
+        #expect(driver.sinkOutput("search", as: BulkAction.self).count == 1, "only the record with a value")
+        #expect(driver.outputValues("audit-out").isEmpty && driver.deadLetters.isEmpty)
+    }
+
+    @Test func withoutAnElasticsearchDestinationATombstoneGoesToTheDeadLetterTopicWithItsReason() throws {
+        let yaml = """
+        application: web
+        sources: [{ topics: [logs], format: json }]
+        destinations: { out: { topic: logs-out } }
+        steps: [{ route: [{ default: out }] }]
+        """
+        let driver = TopologyTestDriver(topology: try TopologyLoader.load(yaml: yaml, file: "t.yaml").topology(), applicationID: "web")
+        try driver.pipe("logs", key: Array("doc-7".utf8), value: nil)
+        #expect(driver.outputValues("logs-out").isEmpty)
+        let reason = driver.deadLetters.first?.headers.first { $0.key == DeadLetterHeader.reason }?.value
+        #expect(reason.map { String(decoding: $0, as: UTF8.self) }?.contains("tombstone") == true)
+    }
+
     @Test(arguments: [
         ("      index: 'logs-%{[service][name]}-%{+yyyy.MM.dd}'\n", "", "missing required key 'index'"),
         ("'http://es-1:9200'", "'es-1:9200'", "expected an Elasticsearch URL starting with http:// or https://, found 'es-1:9200'"),
@@ -137,6 +172,8 @@ import Testing
         ("id: topic_partition_offset", "operation: upsert", "expected an `id` for operation upsert"),
         ("gzip: true", "gzp: true", "unknown key 'gzp'"),
         ("version: 2", "priority: 2", "missing required key 'version'"),
+        ("id: topic_partition_offset", "id: key\n      on_tombstone: delete",
+         "expected an index without %{field} references for on_tombstone: delete"),
         ("version: 2", "version: 2\n        data_stream: true", "expected `operation: create` with a data stream"),
         ("settings: { number_of_shards: 1, refresh_interval: 5s }", "settings: [1]", "expected settings as a mapping"),
     ])

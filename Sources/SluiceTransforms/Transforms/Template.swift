@@ -45,6 +45,9 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// Whether the template refers to no field and no time.
     public var isConstant: Bool { !parts.contains { if case .text = $0 { false } else { true } } }
 
+    /// Whether the template refers to a field (not only to the time).
+    public var refersToFields: Bool { parts.contains { if case .field = $0 { true } else { false } } }
+
     /// What every rendering matches, as an index pattern: each reference
     /// becomes `*` (`logs-%{service}-%{+yyyy.MM.dd}` → `logs-*-*`).
     public var wildcardPattern: String {
@@ -54,6 +57,8 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// The text for `event` at `timestamp` (ms since the epoch); without a
     /// timestamp a time reference renders as itself.
     public func render(_ event: Event, timestamp: Int64? = nil) -> String {
+        // A fixed index name, the common case: shared, not built per record.
+        if parts.count == 1, case .text(let text) = parts[0] { return text }
         var out = ""
         for part in parts {
             switch part {
