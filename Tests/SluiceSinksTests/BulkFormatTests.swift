@@ -35,6 +35,13 @@ import Testing
             """)
     }
 
+    @Test func aDocumentWithLineBreaksBetweenItsTokensStaysOneLineWithItsEscapesIntact() {
+        let document = "{\n\"a\":\"x\\ny\",\r\n\"b\":[1,\n2]}"
+        let body = encoded(BulkAction(index: "i", document: Array(document.utf8)))
+        #expect(body == "{\"index\":{\"_index\":\"i\"}}\n{ \"a\":\"x\\ny\",  \"b\":[1, 2]}\n")
+        #expect(body.split(separator: "\n").count == 2)
+    }
+
     @Test func aDeleteHasNoDocumentLine() {
         #expect(encoded(BulkAction(operation: .delete, index: "i", id: "1", document: nil)) == """
             {"delete":{"_index":"i","_id":"1"}}

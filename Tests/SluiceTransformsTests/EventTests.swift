@@ -5,9 +5,16 @@ import Testing
     private func event(_ json: String) throws -> Event { try Event(json: Array(json.utf8)) }
     private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    @Test func untouchedFieldsAreWrittenBackByteForByte() throws {
-        let e = try event(#"{"a": 1.50, "b":"x\u0041", "c":{"d":[1, 2]}}"#)
-        #expect(text(e.json()) == #"{"a":1.50,"b":"x\u0041","c":{"d":[1, 2]}}"#)
+    @Test func anUntouchedEventIsItsSourceAndAChangedOneKeepsTheBytesOfItsUntouchedFields() throws {
+        let source = #"{"a": 1.50, "b":"x\u0041", "c":{"d":[1, 2]}}"#
+        var e = try event(source)
+        #expect(text(e.json()) == source)
+        e["z"] = true
+        #expect(text(e.json()) == #"{"a":1.50,"b":"x\u0041","c":{"d":[1, 2]},"z":true}"#)
+        e["z"] = nil
+        #expect(text(e.json()) == source, "without the added field it is its source again")
+        e["a"] = nil
+        #expect(text(e.json()) == #"{"b":"x\u0041","c":{"d":[1, 2]}}"#)
     }
 
     @Test func readsNestedFieldsByBracketAndDotPaths() throws {

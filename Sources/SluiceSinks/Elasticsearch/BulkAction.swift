@@ -77,6 +77,7 @@ public struct BulkAction: Sendable {
             body.out.append(contentsOf: #"{"doc":"#.utf8)
             start = body.out.count
             body.out.append(contentsOf: document)
+            flattenLines(&body.out, from: start)
             let end = body.out.count
             body.out.append(contentsOf: (operation == .upsert ? #","doc_as_upsert":true}"# : "}").utf8)
             body.out.append(UInt8(ascii: "\n"))
@@ -84,9 +85,19 @@ public struct BulkAction: Sendable {
         default:
             start = body.out.count
             body.out.append(contentsOf: document)
+            flattenLines(&body.out, from: start)
             body.out.append(UInt8(ascii: "\n"))
             return start..<(body.out.count - 1)
         }
+    }
+
+    /// Makes the document from `start` one line, as the bulk format needs:
+    /// in valid JSON a line break can only be whitespace between tokens
+    /// (inside strings it is escaped), so a space takes its place. A
+    /// pretty-printed record would otherwise split into lines that shift
+    /// every action after it.
+    private func flattenLines(_ out: inout [UInt8], from start: Int) {
+        for i in start..<out.count where out[i] == 0x0A || out[i] == 0x0D { out[i] = 0x20 }
     }
 
     private func field(_ name: String, _ value: String, _ body: inout JSONWriter) {

@@ -8,6 +8,9 @@ public struct Event: Sendable, Equatable {
     private var source: [UInt8]
     private var keys: [String]
     private var slots: [Slot]
+    /// How many fields `source` has (-1 without one): with as many slots,
+    /// all still raw, the event is its source unchanged.
+    private var sourceFields = -1
 
     enum Slot: Sendable, Equatable {
         case raw(Range<Int>)
@@ -40,6 +43,7 @@ public struct Event: Sendable, Equatable {
             keys.append(view.key(of: field))
             slots.append(.raw(field.valueStart..<field.valueEnd))
         }
+        sourceFields = slots.count
     }
 
     /// The top-level field names in order.
@@ -112,8 +116,11 @@ public struct Event: Sendable, Equatable {
         return source[range]
     }
 
-    /// The event as a JSON object; untouched fields keep their bytes.
+    /// The event as a JSON object; untouched fields keep their bytes, and
+    /// an event nothing changed is the document it was made from (shared,
+    /// not copied).
     public func json() -> [UInt8] {
+        if slots.count == sourceFields, slots.allSatisfy({ if case .raw = $0 { true } else { false } }) { return source }
         var writer = JSONWriter()
         writer.out.reserveCapacity(source.count + 64)
         writer.out.append(UInt8(ascii: "{"))
