@@ -110,29 +110,31 @@ struct CrashIntegrationTests {
     }
 
     @Test func aSecondInstanceTakesOverThePartitionsOfOneStoppedBySIGTERMWithNoRecordMissing() throws {
-        let run = try Run(count: 120_000, produced: 60_000)
+        // On librdkafka's mock cluster, whose group coordinator is Apache
+        // Kafka's protocol as librdkafka's authors test against: the local
+        // broker (Tansu 0.6), about one run in five, never rebalanced the
+        // members left after a LeaveGroup, even in a settled group, and B sat
+        // on its own partitions while A's had no owner.
+        let run = try Run(count: 120_000, produced: 60_000, on: .mock(Services.mock))
         let dirA = Services.temporaryDirectory(), dirB = Services.temporaryDirectory()
         let a = try TopologyProcess(run.arguments(stateDir: dirA, guarantee: .atLeastOnce), logPath: dirA + "/a.log")
         let b = try TopologyProcess(run.arguments(stateDir: dirB, guarantee: .atLeastOnce), logPath: dirB + "/b.log")
         defer { b.signal(SIGKILL); a.signal(SIGKILL) }
         try run.waitForProgress(0.3)
-        // A stable group first: the local broker (Tansu 0.6) has, about one
-        // run in four, never rebalanced the members left after a leave that
-        // came within a second of their assignment.
+        // A stable group first: a leave during the first rebalance tests the broker more than Sluice.
         try #require(waitUntilSettled([a, b], threads: 2), "all four consumers got partitions and the group settled")
         let assignmentsOfB = b.log.components(separatedBy: "partitions assigned").count
 
         a.signal(SIGTERM)
         #expect(a.wait() == 0, "A drains, commits, leaves the group and exits 0")
         #expect(a.log.contains("stream thread stopped"))
-        // Generous: while the Elasticsearch suite loads the broker, a
-        // rebalance here has taken 70 s (the assertion below is unchanged).
+        // Generous: on a loaded machine a rebalance here has taken 70 s.
         let takeover = Date().addingTimeInterval(180)
         while b.log.components(separatedBy: "partitions assigned").count == assignmentsOfB, Date() < takeover { pause(0.5) }
         #expect(b.log.components(separatedBy: "partitions assigned").count > assignmentsOfB, "B took over A's partitions")
         try run.produce(60_000..<120_000)
         var placement = run.placement()
-        try placement.collect(timeout: .seconds(180))
+        try placement.collect(timeout: .seconds(180), kafka: run.kafka)
         print("two instances, one stopped: \(placement.distinctCount) of \(run.count) records out, \(placement.duplicates) duplicates")
         if !placement.missing.isEmpty { print("instance B's log:\n\(b.log.suffix(4000))") }
         #expect(placement.missing.isEmpty, "missing \(placement.missing.count): \(placement.missing.prefix(5))")
