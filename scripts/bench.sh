@@ -21,4 +21,7 @@ bash scripts/services.sh start "${services[@]}"
 
 log "building (release)"
 build_quietly -c release --product sluice
+# Where the CPU goes: the broker's (and Elasticsearch's JVM's) seconds in each phase.
+extra+=(--watch "broker=$(cat "$RUN_DIR/tansu.pid")")
+if [[ " ${services[*]} " == *" es "* ]]; then extra+=(--watch "elasticsearch=$(pgrep -P "$(cat "$RUN_DIR/es.pid")" java)"); fi
 "$(swift build -c release --show-bin-path)/sluice" bench --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" "${extra[@]}" "$@"

@@ -16,8 +16,9 @@ struct BenchCommand: ParsableCommand {
         Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once. \
         With --topology FILE (written for the mixed stream, as topologies/nginx-classify.yaml): the file in dry run \
         (no Kafka, one thread) and on the broker, on mixed text lines. \
-        With --elasticsearch URL: the Elasticsearch sink fed from the broker against a bare bulk indexer \
-        (5,000-document requests of the same documents and ids, no Kafka), each into a fresh index.
+        With --elasticsearch URL: the Elasticsearch sink fed from the broker against a bare consumer feeding a bare \
+        bulk indexer (5,000-document requests of the same documents and ids), and Elasticsearch alone (the requests \
+        built beforehand, no broker), each into a fresh index.
         """)
 
     @OptionGroup var kafka: KafkaOptions
@@ -29,9 +30,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "An Elasticsearch URL: measure the Elasticsearch sink instead.") var elasticsearch: String?
     @Option(help: "With --elasticsearch: bulk requests under way at once (the ceiling's, and the sink's per thread).")
     var inFlight = 2
+    @Option(name: .customLong("watch"), help: "NAME=PID: also report that process's CPU seconds in each phase (repeatable).")
+    var watches: [String] = []
 
     private var phases: [BenchPhase] {
-        if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink] }
+        if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink, .bulkAlone] }
         return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile]
     }
 
@@ -52,21 +55,38 @@ struct BenchCommand: ParsableCommand {
             for phase in phases {
                 let result = try runPhase(phase, input: input, run: "\(run)-\(round)")
                 samples[phase, default: []].append(result)
-                print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS%@", round,
+                print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS%@%@", round,
                              phase.title as NSString, result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes,
-                             result.latencyText as NSString))
+                             result.latencyText as NSString, serviceText(result) as NSString))
             }
         }
         let median = samples.mapValues { BenchResult.median($0) }
         let ceiling = median[phases[0]]!.recordsPerSecond
         print("\n\(records) records of ~\(size) B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
-        print("| phase | records/s | × ceiling | CPU s | peak RSS MB | request p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|")
+        let names = try watched().map(\.name)
+        print("| phase | records/s | × ceiling | CPU s | peak RSS MB | request p50 / p99 ms |"
+              + names.map { " \($0) CPU s |" }.joined())
+        print("|---|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: names.count))
         for phase in phases {
             let r = median[phase]!
             print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f | %@ |", phase.title as NSString, r.recordsPerSecond,
                          r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes,
-                         (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString))
+                         (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
+                  + r.serviceCPU.map { String(format: " %.1f |", $0) }.joined())
         }
+    }
+
+    /// The processes named by `--watch`.
+    private func watched() throws -> [(name: String, pid: pid_t)] {
+        try watches.map { text in
+            let parts = text.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let pid = pid_t(parts[1]) else { throw ValidationError("expected --watch NAME=PID, found '\(text)'") }
+            return (String(parts[0]), pid)
+        }
+    }
+
+    private func serviceText(_ result: BenchResult) -> String {
+        zip((try? watched()) ?? [], result.serviceCPU).map { String(format: "  %@ %.1f CPU s", $0.name as NSString, $1) }.joined()
     }
 
     private func runPhase(_ phase: BenchPhase, input: String, run: String) throws -> BenchResult {
@@ -85,9 +105,12 @@ struct BenchCommand: ParsableCommand {
         guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else {
             throw ValidationError("cannot start \(arguments[0])")
         }
+        let services = try watched().map(\.pid)
+        let servicesBefore = services.map(cpuSeconds)
         var usage = rusage()
         var status: Int32 = 0
         _ = wait4(pid, &status, 0, &usage)
+        let serviceCPU = zip(services.map(cpuSeconds), servicesBefore).map { $0 - $1 }
         guard status == 0, let text = try? String(contentsOfFile: resultFile, encoding: .utf8) else {
             throw ValidationError("phase \(phase.rawValue) failed (wait status \(status))")
         }
@@ -97,8 +120,20 @@ struct BenchCommand: ParsableCommand {
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return BenchResult(recordsPerSecond: Double(records) / seconds, cpuSeconds: cpu,
                            peakRSSMegabytes: Double(usage.ru_maxrss) / 1024,
-                           p50: fields.count > 1 ? fields[1] : nil, p99: fields.count > 2 ? fields[2] : nil)
+                           p50: fields.count > 1 ? fields[1] : nil, p99: fields.count > 2 ? fields[2] : nil,
+                           serviceCPU: serviceCPU)
     }
+}
+
+/// The CPU seconds (user and system) process `pid` has used, from
+/// /proc/PID/stat; 0 when it cannot be read.
+func cpuSeconds(_ pid: pid_t) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = stat.lastIndex(of: ")") else { return 0 }
+    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 struct BenchResult {
@@ -108,6 +143,8 @@ struct BenchResult {
     /// Request latency percentiles in milliseconds, for phases that send requests.
     var p50: Double?
     var p99: Double?
+    /// CPU seconds of each watched process during the phase, in `--watch` order.
+    var serviceCPU: [Double] = []
 
     var latencyText: String { p50.map { "  p50 \(Int($0)) ms  p99 \(Int(p99 ?? 0)) ms" } ?? "" }
 
@@ -120,14 +157,15 @@ struct BenchResult {
         let p50s = samples.compactMap(\.p50), p99s = samples.compactMap(\.p99)
         return BenchResult(recordsPerSecond: mid(samples.map(\.recordsPerSecond)), cpuSeconds: mid(samples.map(\.cpuSeconds)),
                            peakRSSMegabytes: mid(samples.map(\.peakRSSMegabytes)),
-                           p50: p50s.isEmpty ? nil : mid(p50s), p99: p99s.isEmpty ? nil : mid(p99s))
+                           p50: p50s.isEmpty ? nil : mid(p50s), p99: p99s.isEmpty ? nil : mid(p99s),
+                           serviceCPU: samples[0].serviceCPU.indices.map { i in mid(samples.map { $0.serviceCPU[i] }) })
     }
 }
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
     case dryRun = "dry_run", topologyFile = "topology_file"
-    case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink"
+    case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink", bulkAlone = "bulk_alone"
 
     var title: String {
         switch self {
@@ -137,8 +175,9 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .exactlyOnce: "(c) classify, exactly_once"
         case .dryRun: "(d) topology file, dry run"
         case .topologyFile: "(e) topology file on the broker"
-        case .bulkCeiling: "(f) bare bulk indexer"
+        case .bulkCeiling: "(f) bare consumer → bulk indexer"
         case .elasticsearchSink: "(g) broker → Elasticsearch sink"
+        case .bulkAlone: "(h) Elasticsearch alone, no broker"
         }
     }
 }
@@ -169,7 +208,8 @@ struct BenchPhaseCommand: ParsableCommand {
         case .ceiling: PhaseOutcome(seconds: try bareLoop(config, logger))
         case .dryRun: PhaseOutcome(seconds: try dryRun())
         case .topologyFile: PhaseOutcome(seconds: try runFile(config, logger))
-        case .bulkCeiling: try bulkCeiling(url)
+        case .bulkCeiling: try bulkFromBroker(url, config, logger)
+        case .bulkAlone: try bulkAlone(url)
         case .elasticsearchSink: try elasticsearchSink(url, config, logger)
         default: PhaseOutcome(seconds: try runTopology(config, logger))
         }

@@ -9,52 +9,68 @@ import SluiceTransforms
 import Synchronization
 
 /// The Elasticsearch phases of `sluice bench --elasticsearch URL`: a bare
-/// bulk indexer (the ceiling) and the sink fed from the broker, on the same
-/// documents with the same ids, each into a fresh index of its own.
+/// consumer feeding a bare bulk indexer (the ceiling), the sink fed from the
+/// broker, and Elasticsearch alone (no broker), on the same documents with
+/// the same ids, each into a fresh index of its own.
 extension BenchPhaseCommand {
-    /// The ceiling: the documents, already encoded as 5,000-document bulk
-    /// requests, sent with `--in-flight` requests under way; no Kafka. The
-    /// documents go partition by partition, each in offset order, the id
-    /// order that Elasticsearch indexes fastest.
-    func bulkCeiling(_ url: String) throws -> PhaseOutcome {
+    /// Elasticsearch alone: the documents, already encoded as 5,000-document
+    /// bulk requests, sent with `--in-flight` requests under way; no Kafka.
+    /// The documents go partition by partition, each in offset order, the
+    /// id order that Elasticsearch indexes fastest.
+    func bulkAlone(_ url: String) throws -> PhaseOutcome {
         let index = try freshIndex(url)
         let generator = NginxLogGenerator()
         // Record i is offset i / partitions of partition i % partitions.
         let order = (0..<partitions).flatMap { p in stride(from: p, to: records, by: partitions) }
         var bodies: [[UInt8]] = []
         for chunk in stride(from: 0, to: records, by: 5000) {
-            var body: [UInt8] = []
+            var body = BulkBody(index: index, input: input)
             for i in order[chunk..<min(chunk + 5000, records)] {
-                body += Array(#"{"index":{"_index":"\#(index)","_id":"\#(input)+\#(i % partitions)+\#(i / partitions)"}}"#.utf8)
-                body.append(0x0A)
-                body += generator.entry(i).value
-                body.append(0x0A)
+                body.append(partition: Int32(i % partitions), offset: Int64(i / partitions), document: generator.entry(i).value)
             }
-            bodies.append(body)
+            bodies.append(body.bytes)
         }
-        let client = HTTPClient(settings: HTTPSettings())
-        var latencies = LatencySamples()
-        var sentAt: [Int: ContinuousClock.Instant] = [:]
-        var next = 0
+        var sender = BulkSender(url: url, inFlight: inFlight)
         let start = ContinuousClock.now
-        while next < bodies.count || !sentAt.isEmpty {
-            while next < bodies.count, sentAt.count < inFlight {
-                client.start(HTTPRequest(method: "POST", url: "\(url)/_bulk", headers: ["Content-Type: application/x-ndjson"],
-                                         body: bodies[next]), tag: next)
-                sentAt[next] = .now
-                next += 1
-            }
-            for (tag, result) in client.poll(timeout: .milliseconds(100)) {
-                guard case .success(let response) = result, response.status == 200,
-                      String(decoding: response.body.prefix(64), as: UTF8.self).contains(#""errors":false"#) else {
-                    throw ValidationError("bulk request \(tag) failed: \(result)")
-                }
-                latencies.record(since: sentAt.removeValue(forKey: tag)!)
-            }
-        }
+        for body in bodies { try sender.send(body) }
+        try sender.finish()
         let seconds = (ContinuousClock.now - start).seconds
         try checkCount(url, index)
-        return PhaseOutcome(seconds: seconds, latencies: latencies)
+        return PhaseOutcome(seconds: seconds, latencies: sender.latencies)
+    }
+
+    /// The ceiling: a bare consumer (a stream thread's client settings)
+    /// turning each polled record's bytes into a bulk line with the sink's
+    /// ids, 5,000-document requests, `--in-flight` under way; no engine, no
+    /// parsing, nothing committed.
+    func bulkFromBroker(_ url: String, _ config: KafkaConfig, _ logger: Logger) throws -> PhaseOutcome {
+        let index = try freshIndex(url)
+        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
+        consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
+        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
+        try consumer.subscribe([input])
+        var sender = BulkSender(url: url, inFlight: inFlight)
+        var batch: [KafkaMessage] = []
+        var body = BulkBody(index: index, input: input)
+        var read = 0
+        var start: ContinuousClock.Instant?
+        while read < records {
+            try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
+            if start == nil, !batch.isEmpty { start = .now }
+            for m in batch {
+                body.append(partition: m.partition, offset: m.offset, document: m.value ?? [])
+                read += 1
+                if body.count == 5000 || read == records {
+                    try sender.send(body.bytes)
+                    body = BulkBody(index: index, input: input)
+                }
+            }
+        }
+        try sender.finish()
+        let seconds = (ContinuousClock.now - start!).seconds
+        consumer.close()
+        try checkCount(url, index)
+        return PhaseOutcome(seconds: seconds, latencies: sender.latencies)
     }
 
     /// The sink: the broker's records, parsed and indexed by a topology with
@@ -107,6 +123,68 @@ extension BenchPhaseCommand {
               case .int(let count)? = root["count"] else { throw ValidationError("cannot count \(index): \(response)") }
         _ = client.perform(HTTPRequest(method: "DELETE", url: "\(url)/\(index)"))
         guard count == records else { throw ValidationError("\(index) holds \(count) documents, not \(records)") }
+    }
+}
+
+/// A bulk request body of `index` actions with the sink's
+/// `topic_partition_offset` ids.
+struct BulkBody {
+    let index: String
+    let input: String
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+
+    init(index: String, input: String) {
+        self.index = index
+        self.input = input
+    }
+
+    mutating func append(partition: Int32, offset: Int64, document: [UInt8]) {
+        bytes += Array(#"{"index":{"_index":"\#(index)","_id":"\#(input)+\#(partition)+\#(offset)"}}"#.utf8)
+        bytes.append(0x0A)
+        bytes += document
+        bytes.append(0x0A)
+        count += 1
+    }
+}
+
+/// Sends bulk bodies with at most `inFlight` under way, and fails unless
+/// every item of every response succeeded.
+struct BulkSender {
+    private let url: String
+    private let inFlight: Int
+    private let client = HTTPClient(settings: HTTPSettings())
+    private var sentAt: [Int: ContinuousClock.Instant] = [:]
+    private var next = 0
+    private(set) var latencies = LatencySamples()
+
+    init(url: String, inFlight: Int) {
+        self.url = url
+        self.inFlight = inFlight
+    }
+
+    /// Starts `body` once fewer than `inFlight` requests are under way.
+    mutating func send(_ body: [UInt8]) throws {
+        while sentAt.count >= inFlight { try collect() }
+        client.start(HTTPRequest(method: "POST", url: "\(url)/_bulk", headers: ["Content-Type: application/x-ndjson"], body: body),
+                     tag: next)
+        sentAt[next] = .now
+        next += 1
+    }
+
+    /// Waits for every request under way.
+    mutating func finish() throws {
+        while !sentAt.isEmpty { try collect() }
+    }
+
+    private mutating func collect() throws {
+        for (tag, result) in client.poll(timeout: .milliseconds(100)) {
+            guard case .success(let response) = result, response.status == 200,
+                  String(decoding: response.body.prefix(64), as: UTF8.self).contains(#""errors":false"#) else {
+                throw ValidationError("bulk request \(tag) failed: \(result)")
+            }
+            latencies.record(since: sentAt.removeValue(forKey: tag)!)
+        }
     }
 }
 
