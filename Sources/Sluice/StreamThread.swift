@@ -332,25 +332,25 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// `holdBeforePausing`, by pausing every owned partition; resumes them
     /// once no sink is full. Returns whether input is held back.
     private func applyBackPressure() throws -> Bool {
-        guard !sinks.isEmpty else { return false }
-        let full = sinks.contains { $0.sink.isFull }
-        if !full { fullSince = nil }
-        if full {
-            let now = clock.now()
-            let since = fullSince ?? now
-            fullSince = since
-            if paused.isEmpty, now - since < config.holdBeforePausing.wholeMilliseconds { return true }
-            let more = tasks.keys.filter { !paused.contains($0) }
-            guard !more.isEmpty else { return true }
-            if paused.isEmpty { logger.debug("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }
-            try consumer.pause(more)
-            paused.formUnion(more)
-        } else if !paused.isEmpty {
-            try consumer.resume(paused.sorted())
-            paused.removeAll()
-            logger.debug("sinks have room again; resuming input")
+        guard sinks.contains(where: { $0.sink.isFull }) else {
+            fullSince = nil
+            if !paused.isEmpty {
+                try consumer.resume(paused.sorted())
+                paused.removeAll()
+                logger.debug("sinks have room again; resuming input")
+            }
+            return false
         }
-        return full
+        let now = clock.now()
+        let since = fullSince ?? now
+        fullSince = since
+        if paused.isEmpty, now - since < config.holdBeforePausing.wholeMilliseconds { return true }
+        let more = tasks.keys.filter { !paused.contains($0) }
+        guard !more.isEmpty else { return true }
+        if paused.isEmpty { logger.debug("a sink is full; pausing input", metadata: ["partitions": "\(tasks.count)"]) }
+        try consumer.pause(more)
+        paused.formUnion(more)
+        return true
     }
 
     /// Drops every trace of `partitions` this thread kept for committing them.

@@ -7,8 +7,8 @@ import SluiceTransforms
 public struct Routed: Sendable {
     /// The index of the destination in ``TopologySpec/destinations``.
     public var destination: Int
-    /// The event.
-    public var event: Event
+    /// The event; `nil` for a tombstone, which only Elasticsearch destinations get.
+    public var event: Event?
 }
 
 /// A value that is not what its source's format promises.
@@ -17,19 +17,30 @@ public struct DecodeError: Error, Sendable, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs a ``Pipeline`` in a task, with that task's own runner.
+/// Runs a ``Pipeline`` in a task, with that task's own runner; a tombstone
+/// skips the steps and goes to each of `tombstoneDestinations`.
 final class PipelineProcessor: Processor {
-    typealias Input = Event
+    typealias Input = Event?
     typealias Output = Routed
     private let run: (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void
+    private let tombstoneDestinations: [Int]
     private var context: ProcessorContext<Routed>!
 
-    init(_ pipeline: Pipeline) { run = pipeline.makeRunner() }
+    init(_ pipeline: Pipeline, tombstoneDestinations: [Int]) {
+        run = pipeline.makeRunner()
+        self.tombstoneDestinations = tombstoneDestinations
+    }
 
     func initialize(context: ProcessorContext<Routed>) throws { self.context = context }
 
-    func process(_ record: Record<Event>) throws {
-        try run(record) { destination, out in
+    func process(_ record: Record<Event?>) throws {
+        guard let event = record.value else {
+            for destination in tombstoneDestinations {
+                try context.forward(record.withValue(Routed(destination: destination, event: nil)))
+            }
+            return
+        }
+        try run(record.withValue(event)) { destination, out in
             try context.forward(out.withValue(Routed(destination: destination, event: out.value)))
         }
     }
@@ -77,22 +88,16 @@ extension TopologySpec {
     public func topology() throws -> Topology {
         let builder = TopologyBuilder()
         let search = destinations.indices.filter { destinations[$0].topic == nil }
-        var decoded: [Stream<Event>] = []
-        var tombstones: [Stream<[UInt8]?>] = []
-        for (i, source) in sources.enumerated() {
-            var records = builder.stream(source.topics, named: "source-\(i)")
-            if !search.isEmpty {
-                // Parenthesized names stay apart from any destination's.
-                let parts = records.split(named: "(tombstones-\(i))")
-                    .branch("(tombstone-\(i))") { $0.value == nil }.defaultBranch("(value-\(i))")
-                tombstones.append(parts["(tombstone-\(i))"]!)
-                records = parts["(value-\(i))"]!
+        let decoded = sources.enumerated().map { i, source in
+            builder.stream(source.topics, named: "source-\(i)").map(named: decodeStepName(source: i)) { record -> Record<Event?> in
+                if record.value == nil, !search.isEmpty { return record.withValue(nil) }
+                let read = try source.read(record)
+                return read.withValue(read.value)
             }
-            decoded.append(records.map(named: decodeStepName(source: i)) { try source.read($0) })
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline
-        let routed = merged.process(named: "steps") { PipelineProcessor(pipeline) }
+        let routed = merged.process(named: "steps") { PipelineProcessor(pipeline, tombstoneDestinations: search) }
         guard !search.isEmpty else {
             toTopics(routed)
             return try builder.build()
@@ -100,23 +105,20 @@ extension TopologySpec {
         // Each Elasticsearch destination is a branch of its own; the topics share the rest.
         var split = routed.split(named: "destinations")
         for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
+        // Parentheses keep the default branch's name apart from any destination's.
         let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
         if let topics = branches["(topics)"] { toTopics(topics) }
-        let allTombstones = tombstones.count == 1 ? tombstones[0] : tombstones[0].merge(named: "(tombstones)", Array(tombstones[1...]))
         for i in search {
             guard case .elasticsearch(let es) = destinations[i].target else { continue }
             let name = destinations[i].name
-            let events = branches[name]!.mapValues(named: "(events-\(name))") { Optional($0.value.event) }
-            let nulls = allTombstones.mapValues(named: "(tombstones-\(name))") { _ in Event?.none }
-            events.merge(named: "(into-\(name))", nulls)
-                .to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value }
+            branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
         }
         return try builder.build()
     }
 
     private func toTopics(_ routed: Stream<Routed>) {
         let topics = destinations.map { $0.topic ?? "" }
-        routed.to(named: "to-topics", topic: { topics[$0.value.destination] }) { $0.event.json() }
+        routed.to(named: "to-topics", topic: { topics[$0.value.destination] }) { $0.event?.json() }
     }
 
     /// The name of the node that decodes source `source`'s values; the

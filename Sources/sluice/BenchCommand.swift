@@ -218,12 +218,8 @@ struct BenchPhaseCommand: ParsableCommand {
 
     /// The ceiling: one consumer, one producer, every record to one topic.
     private func bareLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        // The same client settings as a stream thread's, so that the ratio measures the engine.
-        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
-        consumerConfig["group.id"] = "\(runName)-ceiling"
-        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
+        let consumer = try bareConsumer(config, logger)
         let producer = try KafkaProducer(config: StreamsConfig.producerDefaults.merging(config), logger: logger)
-        try consumer.subscribe([input])
         var batch: [KafkaMessage] = []
         var moved = 0
         var start: ContinuousClock.Instant?
@@ -239,6 +235,16 @@ struct BenchPhaseCommand: ParsableCommand {
         let elapsed = ContinuousClock.now - start!
         consumer.close()
         return elapsed.seconds
+    }
+
+    /// A consumer of the input with a stream thread's client settings (so
+    /// that a ratio to a ceiling measures the engine), in a group of the phase's own.
+    func bareConsumer(_ config: KafkaConfig, _ logger: Logger) throws -> KafkaConsumer {
+        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
+        consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
+        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
+        try consumer.subscribe([input])
+        return consumer
     }
 
     /// The classify topology with one stream thread.

@@ -45,10 +45,7 @@ extension BenchPhaseCommand {
     /// parsing, nothing committed.
     func bulkFromBroker(_ url: String, _ config: KafkaConfig, _ logger: Logger) throws -> PhaseOutcome {
         let index = try freshIndex(url)
-        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
-        consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
-        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
-        try consumer.subscribe([input])
+        let consumer = try bareConsumer(config, logger)
         var sender = BulkSender(url: url, inFlight: inFlight)
         var batch: [KafkaMessage] = []
         var body = BulkBody(index: index, input: input)

@@ -1,3 +1,4 @@
+import Glibc
 import SluiceKafka
 import SluiceTransforms
 
@@ -97,7 +98,19 @@ public struct BulkAction: Sendable {
     /// pretty-printed record would otherwise split into lines that shift
     /// every action after it.
     private func flattenLines(_ out: inout [UInt8], from start: Int) {
-        for i in start..<out.count where out[i] == 0x0A || out[i] == 0x0D { out[i] = 0x20 }
+        // memchr: most documents have no line break, and this runs for each.
+        out.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress, start < buffer.count else { return }
+            let end = base + buffer.count
+            for lineBreak in [Int32(0x0A), 0x0D] {
+                var at = base + start
+                while at < end, let found = memchr(at, lineBreak, end - at) {
+                    let byte = found.assumingMemoryBound(to: UInt8.self)
+                    byte.pointee = 0x20
+                    at = byte + 1
+                }
+            }
+        }
     }
 
     private func field(_ name: String, _ value: String, _ body: inout JSONWriter) {
