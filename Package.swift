@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceKafka", targets: ["SluiceKafka"]),
+        .library(name: "SluiceState", targets: ["SluiceState"]),
         .library(name: "SluiceTransforms", targets: ["SluiceTransforms"]),
         .library(name: "SluiceSinks", targets: ["SluiceSinks"]),
         .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "SluiceKafka", dependencies: [
             "CRdKafka", .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "SluiceState", dependencies: ["CRocksDB"]),
         .target(name: "Sluice", dependencies: [
             "SluiceKafka", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -53,6 +55,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceKafka"]),
+        .testTarget(name: "SluiceStateTests", dependencies: ["SluiceState"]),
         .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka"]),
         .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms", "Sluice"]),
         .testTarget(name: "SluiceSinksTests", dependencies: ["SluiceSinks", "Sluice", "SluiceKafka", "SluiceTransforms"]),
