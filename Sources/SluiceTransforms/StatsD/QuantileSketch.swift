@@ -61,6 +61,15 @@ public struct QuantileSketch: Sendable, Hashable {
         sumSquares += other.sumSquares
     }
 
+    /// Sets the exact figures, for a sketch read back from bytes.
+    mutating func restore(count: UInt64, min: Double, max: Double, sum: Double, sumSquares: Double) {
+        self.count = count
+        self.min = min
+        self.max = max
+        self.sum = sum
+        self.sumSquares = sumSquares
+    }
+
     static func index(_ magnitude: Double) -> Int32 {
         Int32((log(magnitude) / logGamma).rounded(.up))
     }
