@@ -83,10 +83,7 @@ public final class RocksDBStore: ByteStore {
     private func read(_ key: [UInt8], family: OpaquePointer) throws(StateError) -> [UInt8]? {
         var length = 0
         var error: UnsafeMutablePointer<CChar>?
-        let value = key.withUnsafeBufferPointer { k in
-            rocksdb_get_cf(db, readOptions, family, k.baseAddress.map(UnsafeRawPointer.init)?
-                .assumingMemoryBound(to: CChar.self), k.count, &length, &error)
-        }
+        let value = key.withCChars { k, kn in rocksdb_get_cf(db, readOptions, family, k, kn, &length, &error) }
         if error != nil { throw StateError("cannot read \(path): \(consume(error))") }
         guard let value else { return nil }
         defer { rocksdb_free(value) }

@@ -24,7 +24,16 @@ func openStore(_ kind: StoreKind, _ directory: String, budget: StateBudget = Sta
     }
 }
 
-func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+/// Runs `body` with a fresh store of `kind`, closed and deleted afterwards.
+func withStore<R>(_ kind: StoreKind, _ body: (any ByteStore) throws -> R) throws -> R {
+    let dir = temporaryDirectory()
+    defer { removeDirectory(dir) }
+    let store = try openStore(kind, dir)
+    defer { store.close() }
+    return try body(store)
+}
+
+func text(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) throws -> [String: String] {
     var out: [String: String] = [:]
@@ -38,36 +47,32 @@ func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) 
 @Suite struct ByteStoreTests {
     @Test(arguments: StoreKind.allCases)
     func aBatchAppliesItsPutsDeletesAndRangeDeletionsInOrder(_ kind: StoreKind) throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let store = try openStore(kind, dir)
-        defer { store.close() }
+        try withStore(kind) { store in
         var batch = StoreBatch()
-        for k in ["a", "b1", "b2", "b3", "c"] { batch.put(bytes(k), bytes("v" + k)) }
-        batch.delete(bytes("a"))
-        batch.deleteRange(from: bytes("b"), to: bytes("b3"))
-        batch.put(bytes("b2"), bytes("again"))
+        for k in ["a", "b1", "b2", "b3", "c"] { batch.put(text(k), text("v" + k)) }
+        batch.delete(text("a"))
+        batch.deleteRange(from: text("b"), to: text("b3"))
+        batch.put(text("b2"), text("again"))
         try store.write(batch)
         #expect(try allEntries(store) == ["b2": "again", "b3": "vb3", "c": "vc"])
-        #expect(try store.get(bytes("a")) == nil)
-        #expect(try store.get(bytes("c")) == bytes("vc"))
+        #expect(try store.get(text("a")) == nil)
+        #expect(try store.get(text("c")) == text("vc"))
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func aScanVisitsKeysInByteOrderFromItsStartUpToItsExclusiveEnd(_ kind: StoreKind) throws {
-        let dir = temporaryDirectory()
-        defer { removeDirectory(dir) }
-        let store = try openStore(kind, dir)
-        defer { store.close() }
+        try withStore(kind) { store in
         var batch = StoreBatch()
-        for k in ["d", "a", "c", "b"] { batch.put(bytes(k), bytes(k)) }
+        for k in ["d", "a", "c", "b"] { batch.put(text(k), text(k)) }
         try store.write(batch)
         var seen: [String] = []
-        try store.scan(from: bytes("b"), to: bytes("d")) { k, _ in seen.append(String(decoding: k, as: UTF8.self)); return true }
+        try store.scan(from: text("b"), to: text("d")) { k, _ in seen.append(String(decoding: k, as: UTF8.self)); return true }
         #expect(seen == ["b", "c"])
         seen = []
         try store.scan(from: [], to: nil) { k, _ in seen.append(String(decoding: k, as: UTF8.self)); return seen.count < 3 }
         #expect(seen == ["a", "b", "c"])
+        }
     }
 
     @Test func aReopenedRocksDBStoreHoldsItsDataAndThePositionWrittenWithIt() throws {
@@ -77,11 +82,11 @@ func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) 
             let store = try RocksDBStore(path: "\(dir)/store", budget: StateBudget())
             #expect(store.position == nil)
             var batch = StoreBatch()
-            batch.put(bytes("k"), bytes("v"))
+            batch.put(text("k"), text("v"))
             batch.position = StorePosition(inputOffset: 42, changelogOffset: 7)
             try store.write(batch)
             var second = StoreBatch()
-            second.put(bytes("k2"), bytes("v2"))
+            second.put(text("k2"), text("v2"))
             try store.write(second)
             #expect(store.position == StorePosition(inputOffset: 42, changelogOffset: 7))
             store.close()
@@ -97,7 +102,7 @@ func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) 
         defer { removeDirectory(dir) }
         let store = try RocksDBStore(path: "\(dir)/store", budget: StateBudget())
         var batch = StoreBatch()
-        batch.put(bytes("k"), bytes("v"))
+        batch.put(text("k"), text("v"))
         batch.position = StorePosition(inputOffset: 1, changelogOffset: 1)
         try store.write(batch)
         store.close()
