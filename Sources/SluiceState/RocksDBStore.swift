@@ -21,9 +21,10 @@ public final class RocksDBStore: ByteStore {
     private let data: OpaquePointer
     private let meta: OpaquePointer
     private let options: OpaquePointer
+    private let positionOptions: OpaquePointer
     private let tableOptions: OpaquePointer
-    private let readOptions = rocksdb_readoptions_create()!
-    private let writeOptions = rocksdb_writeoptions_create()!
+    private let readOptions: OpaquePointer
+    private let writeOptions: OpaquePointer
     private let budget: StateBudget
     private let memtableSize = Atomic<Int>(0)
     private var isOpen = true
@@ -53,22 +54,29 @@ public final class RocksDBStore: ByteStore {
         rocksdb_block_based_options_set_block_cache(tableOptions, budget.cache)
         rocksdb_block_based_options_set_cache_index_and_filter_blocks(tableOptions, 1)
         rocksdb_options_set_block_based_table_factory(options, tableOptions)
+        // The position family holds one key: a small memtable keeps its arena small.
+        let positionOptions = rocksdb_options_create_copy(options)!
+        self.positionOptions = positionOptions
+        rocksdb_options_set_write_buffer_size(positionOptions, 64 << 10)
 
         var handles = [OpaquePointer?](repeating: nil, count: 2)
         var error: UnsafeMutablePointer<CChar>?
         let names = ["default", "sluice-position"]
         let opened: OpaquePointer? = names.withCStrings { cNames in
-            var familyOptions: [OpaquePointer?] = [options, options]
+            var familyOptions: [OpaquePointer?] = [options, positionOptions]
             return rocksdb_open_column_families(options, path, 2, cNames, &familyOptions, &handles, &error)
         }
         guard let opened, error == nil, let d = handles[0], let m = handles[1] else {
             rocksdb_block_based_options_destroy(tableOptions)
+            rocksdb_options_destroy(positionOptions)
             rocksdb_options_destroy(options)
             throw StateError("cannot open state store \(path): \(consume(error))")
         }
         db = opened
         data = d
         meta = m
+        readOptions = rocksdb_readoptions_create()
+        writeOptions = rocksdb_writeoptions_create()
         if let bytes = try read(StorePosition.key, family: meta) {
             guard let stored = StorePosition(encoded: bytes) else { throw StateError("\(path) holds an unreadable position") }
             position = stored
@@ -114,7 +122,7 @@ public final class RocksDBStore: ByteStore {
     }
 
     public func scan(from start: [UInt8], to end: [UInt8]?,
-              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         let it = rocksdb_create_iterator_cf(db, readOptions, data)!
         defer { rocksdb_iter_destroy(it) }
         start.withCChars { s, sn in rocksdb_iter_seek(it, s, sn) }
@@ -156,6 +164,7 @@ public final class RocksDBStore: ByteStore {
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_writeoptions_destroy(writeOptions)
         rocksdb_block_based_options_destroy(tableOptions)
+        rocksdb_options_destroy(positionOptions)
         rocksdb_options_destroy(options)
     }
 
