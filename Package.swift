@@ -32,7 +32,7 @@ let package = Package(
         ]),
         .target(name: "SluiceState", dependencies: ["CRocksDB"]),
         .target(name: "Sluice", dependencies: [
-            "SluiceKafka", .product(name: "Logging", package: "swift-log"),
+            "SluiceKafka", "SluiceState", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceTransforms", dependencies: ["Sluice", "CPCRE2"]),
         .target(name: "SluiceSinks", dependencies: [

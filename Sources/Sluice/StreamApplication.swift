@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import SluiceKafka
+import SluiceState
 import Synchronization
 
 /// A running topology: `threads` stream threads in one process, all members
@@ -40,9 +41,12 @@ public final class StreamApplication: Sendable {
         processID = lock.processID
         let metrics = MetricsRegistry()
         self.metrics = metrics
+        let state = StateLocation.directory("\(config.stateDirectory)/\(config.applicationID)",
+                                            StateBudget(blockCacheBytes: config.stateBlockCacheBytes,
+                                                        memtableBytes: config.stateMemtableBytes))
         threads = (0..<config.threads).map {
             StreamThread(index: $0, topology: topology, config: config, processID: lock.processID,
-                         factory: clientFactory, clock: clock, logger: logger, metrics: metrics)
+                         factory: clientFactory, clock: clock, logger: logger, metrics: metrics, state: state)
         }
     }
 

@@ -1,5 +1,15 @@
+import Foundation
 import Logging
 import SluiceKafka
+import SluiceState
+
+/// Where a task keeps its stores.
+enum StateLocation {
+    /// In memory: the test driver, and topologies run without a state directory.
+    case memory
+    /// RocksDB under a directory, memory drawn from a budget shared by the process.
+    case directory(String, StateBudget)
+}
 
 /// The unit of work and of ownership: one input partition, its own
 /// instances of the topology's nodes, its stream time and punctuations, and
@@ -16,8 +26,11 @@ public final class StreamTask {
     private let logger: Logger
     private var root: Node<[UInt8]?>!
     private var closers: [() -> Void] = []
+    private var committers: [() -> Void] = []
     private var punctuators: [Punctuator] = []
     private let stats: ThreadStats?
+    private let state: StateLocation
+    private var stores: [String: TaskStore] = [:]
 
     /// The largest record timestamp seen (`Int64.min` before the first).
     public private(set) var streamTime: Int64 = .min
@@ -25,10 +38,12 @@ public final class StreamTask {
     public private(set) var nextOffset: Int64?
     /// Records sent to the dead-letter topic.
     public private(set) var deadLetterCount = 0
+    /// Records that arrived after every window they belong to had closed.
+    public private(set) var lateCount = 0
 
     init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
          clock: WallClock, deadLetterTopic: String, sinks: [String: any Sink] = [:], logger: Logger,
-         stats: ThreadStats? = nil) throws {
+         stats: ThreadStats? = nil, state: StateLocation = .memory) throws {
         guard let source = topology.sourceNode(forTopic: id.topic) else {
             throw TopologyError("no source reads topic \(id.topic)")
         }
@@ -40,7 +55,68 @@ public final class StreamTask {
         self.sinks = sinks
         self.logger = logger
         self.stats = stats
+        self.state = state
         root = try topology.instantiate(source: source, task: self)
+    }
+
+    /// The task's store called `name`, opened on first use: RocksDB under
+    /// the state directory (`<dir>/<topic>-<partition>/<name>`), or memory.
+    public func store(named name: String) throws -> TaskStore {
+        if let store = stores[name] { return store }
+        let bytes: any ByteStore
+        switch state {
+        case .memory:
+            bytes = InMemoryStore()
+        case .directory(let root, let budget):
+            let dir = "\(root)/\(id.topic)-\(id.partition)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            bytes = try RocksDBStore(path: "\(dir)/\(name)", budget: budget)
+        }
+        let store = TaskStore(name: name, bytes: bytes)
+        stores[name] = store
+        return store
+    }
+
+    /// The input offset every store's state reaches: the smallest
+    /// committed position among them; `nil` without stores or before a commit.
+    public var statePosition: Int64? {
+        stores.values.compactMap(\.committedInputOffset).min()
+    }
+
+    /// Registers work to do at each commit, before the stores are written
+    /// (a processor moving its in-memory changes into its store's batch).
+    func onCommit(_ body: @escaping () -> Void) { committers.append(body) }
+
+    /// Seals every store's changes since the last seal, with the task's
+    /// position, as commit point `seal`; returns whether any store had
+    /// something to seal.
+    @discardableResult
+    func sealState(_ seal: Int) -> Bool {
+        guard let position = nextOffset ?? statePosition, !stores.isEmpty else { return false }
+        for body in committers { body() }
+        var any = false
+        for store in stores.values where store.seal(seal, inputOffset: position) { any = true }
+        return any
+    }
+
+    /// Writes the stores' sealed changes up to commit point `seal`, each
+    /// store's batch atomically with its position. Call it once the outputs
+    /// of the records before that point are durable.
+    func writeState(through seal: Int) throws {
+        for store in stores.values { try store.write(through: seal) }
+    }
+
+    /// Seals and writes at once, for callers whose outputs are already
+    /// durable (the test driver, a commit after a flush).
+    func commitState() throws {
+        sealState(.max)
+        try writeState(through: .max)
+    }
+
+    /// Counts a record that came after its windows closed.
+    func recordLate() {
+        lateCount += 1
+        stats?.late.add(1)
     }
 
     /// Processes one input record. A ``ProcessingError`` sends the record to
@@ -103,8 +179,14 @@ public final class StreamTask {
     @usableFromInline
     func onClose(_ body: @escaping () -> Void) { closers.append(body) }
 
+    /// Closes the processors and the stores; uncommitted state changes are dropped.
     func close() {
         for body in closers.reversed() { body() }
         closers.removeAll()
+        for store in stores.values {
+            store.discard()
+            store.bytes.close()
+        }
+        stores.removeAll()
     }
 }

@@ -19,6 +19,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var logger: Logger
     /// Where the thread and its sinks register their metrics.
     private let metrics: MetricsRegistry
+    /// Where tasks keep their state stores.
+    private let state: StateLocation
 
     private var consumer: ConsumerClient!
     private var producer: ProducerClient!
@@ -32,7 +34,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var groupCommitted: [TopicPartition: Int64] = [:]
     /// At least once: positions to commit once every record sent before the
     /// delivery epoch is acknowledged (and the sinks hold nothing older), oldest first.
-    private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset])] = []
+    private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int)] = []
+    /// The number of the last commit point whose state changes were sealed.
+    private var lastSeal = 0
     /// The sinks outside Kafka, made once per thread, in name order.
     private var sinks: [(name: String, sink: any Sink)] = []
     /// At least once: input records whose refused items went to the
@@ -54,8 +58,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var exactlyOnce: Bool { config.guarantee == .exactlyOnce }
 
     init(index: Int, topology: Topology, config: StreamsConfig, processID: String,
-         factory: KafkaClientFactory, clock: WallClock, logger: Logger, metrics: MetricsRegistry = MetricsRegistry()) {
+         factory: KafkaClientFactory, clock: WallClock, logger: Logger, metrics: MetricsRegistry = MetricsRegistry(),
+         state: StateLocation = .memory) {
         self.index = index
+        self.state = state
         self.metrics = metrics
         stats = ThreadStats(metrics, applicationID: config.applicationID, thread: index)
         self.topology = topology
@@ -181,16 +187,19 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             if exactlyOnce { try commit() } else { markCommitPoint() }
             nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
         }
-        if !exactlyOnce { commitAcknowledged() }
+        if !exactlyOnce { try commitAcknowledged() }
     }
 
     /// At least once, without stopping to flush: the positions reached now
     /// are committed once the producer has acknowledged every record sent
     /// before this point (tracked by delivery epoch), a few iterations later.
     private func markCommitPoint() {
+        lastSeal += 1
+        var sealed = false
+        for task in tasks.values where task.sealState(lastSeal) { sealed = true }
         let offsets = pendingOffsets(of: tasks.keys)
-        guard !offsets.isEmpty else { return }
-        commitPoints.append((producer.closeEpoch(), offsets))
+        guard !offsets.isEmpty || sealed else { return }
+        commitPoints.append((producer.closeEpoch(), offsets, lastSeal))
         for o in offsets { committed[o.topicPartition] = o.offset }
     }
 
@@ -198,12 +207,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// acknowledged; a partition whose sink items are not all durable yet
     /// commits only up to the first pending one, and the rest of its
     /// position waits at the head of the queue.
-    private func commitAcknowledged() {
+    private func commitAcknowledged() throws {
         let acknowledged = producer.acknowledgedEpoch
         if !deadLetterWaits.isEmpty { deadLetterWaits.removeAll { $0.epoch <= acknowledged } }
         guard let first = commitPoints.first, first.epoch <= acknowledged else { return }
         var latest: [TopicPartition: Int64] = [:]
         var held: [TopicPartition: Int64] = [:]
+        var seal = 0
         while let point = commitPoints.first, point.epoch <= acknowledged {
             for o in point.offsets {
                 let tp = o.topicPartition
@@ -211,9 +221,15 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                 if safe < o.offset { held[tp] = o.offset } else { held[tp] = nil }
                 if safe > groupCommitted[tp, default: .min] { latest[tp] = safe }
             }
+            seal = point.seal
             commitPoints.removeFirst()
         }
-        if !held.isEmpty { commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }), at: 0) }
+        if !held.isEmpty {
+            commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }, seal), at: 0)
+        }
+        // A task whose outputs are not all durable keeps its state changes
+        // sealed: written now, they would mark its results as sent.
+        for (tp, task) in tasks where held[tp] == nil { try task.writeState(through: seal) }
         guard !latest.isEmpty else { return }
         commitToGroup(latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition },
                       async: true)
@@ -271,22 +287,32 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// supersedes every pending commit point.
     func commit() throws {
         commitPoints.removeAll()
+        lastSeal += 1
+        for task in tasks.values { task.sealState(lastSeal) }
         let offsets = exactlyOnce ? pendingOffsets(of: tasks.keys) : currentOffsets()
         if exactlyOnce {
-            guard inTransaction else { return }
+            // No transaction open means no output since the last commit.
+            guard inTransaction else { return try writeSealedState() }
             try flushSinks()
             try producer.sendOffsetsToTransaction(offsets, groupMetadata: consumer.groupMetadata(),
                                                   timeout: config.operationTimeout)
             try producer.commitTransaction(timeout: config.operationTimeout)
             inTransaction = false
             stats.commits.add(1)
+            try writeSealedState()
         } else {
             try flushSinks()
             try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
             deadLetterWaits.removeAll()
+            try writeSealedState()
             guard !offsets.isEmpty, commitToGroup(offsets, async: false) else { return }
         }
         for o in offsets { committed[o.topicPartition] = o.offset }
+    }
+
+    /// Writes every task's sealed state: all outputs before it are durable.
+    private func writeSealedState() throws {
+        for task in tasks.values { try task.writeState(through: lastSeal) }
     }
 
     // MARK: Sinks outside Kafka
@@ -413,7 +439,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
                                    collector: collector, clock: clock,
                                    deadLetterTopic: config.effectiveDeadLetterTopic,
-                                   sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats)
+                                   sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats,
+                                   state: state)
     }
 
     private func closeTasks() {
@@ -455,7 +482,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         forgetPartitions(partitions)
         // Another member may own them already: no pending point may commit them.
         let lost = Set(partitions)
-        commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }) }
+        commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }, $0.seal) }
         guard exactlyOnce, inTransaction else { return }
         // The open transaction holds the lost tasks' output too: abort it and
         // replay the remaining tasks from their committed offsets.
@@ -476,6 +503,8 @@ struct ThreadStats: Sendable {
     let processed: Metric
     /// Records sent to the dead-letter topic.
     let deadLettered: Metric
+    /// Records that came after every window they belong to had closed.
+    let late: Metric
     /// Input positions committed (transactions under exactly-once).
     let commits: Metric
     /// Tasks (input partitions) the thread owns now.
@@ -487,6 +516,8 @@ struct ThreadStats: Sendable {
                                      labels: labels)
         deadLettered = registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic.",
                                         labels: labels)
+        late = registry.counter("sluice_late_records_total",
+                                help: "Records that arrived after every window they belong to had closed.", labels: labels)
         commits = registry.counter("sluice_commits_total",
                                    help: "Commits of input positions (transactions under exactly_once).", labels: labels)
         tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)

@@ -31,8 +31,14 @@ public struct StreamsConfig: Sendable {
     /// Where failed records go; `nil` means `<applicationID>-dlq`.
     public var deadLetterTopic: String?
     /// Local state: the process id file (which keeps transactional ids
-    /// stable across restarts) and, later, state stores.
+    /// stable across restarts) and the tasks' RocksDB stores, under
+    /// `<stateDirectory>/<applicationID>/`.
     public var stateDirectory = "/tmp/sluice"
+    /// The block cache every RocksDB store of the process shares, in bytes.
+    public var stateBlockCacheBytes = 32 << 20
+    /// The memtables every RocksDB store of the process shares, in bytes,
+    /// divided evenly among the open stores.
+    public var stateMemtableBytes = 32 << 20
     /// The largest batch one poll returns.
     public var maxPollRecords = 1000
     /// How long a poll waits for records when there are none.

@@ -19,6 +19,8 @@ public final class TopologyBuilder {
     var topicSources: [String: String] = [:]
     var patternSources: [(pattern: String, node: String)] = []
     var sinks: [String: SinkSpec] = [:]
+    /// Each state store's owning node: a store serves one processor.
+    var storeOwners: [String: String] = [:]
     @usableFromInline var problems: [String] = []
     private var counter = 0
 
@@ -52,6 +54,17 @@ public final class TopologyBuilder {
         guard problems.isEmpty else { throw TopologyError(problems.joined(separator: "; ")) }
         return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources,
                         sinks: sinks)
+    }
+
+    /// Records that node `owner` keeps its state in `store`.
+    func claimStore(_ store: String, for owner: String) {
+        if let other = storeOwners[store] {
+            problems.append("state store \(store) is used by both \(other) and \(owner)")
+        } else if store.isEmpty || store.contains("/") {
+            problems.append("state store name \"\(store)\" must be non-empty and without '/'")
+        } else {
+            storeOwners[store] = owner
+        }
     }
 
     /// Makes `sink` part of the topology; writing to it again by name shares it.

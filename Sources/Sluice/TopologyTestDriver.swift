@@ -1,4 +1,5 @@
 import SluiceKafka
+import SluiceState
 import Synchronization
 
 /// Runs a topology in-process, without Kafka, as Kafka Streams'
@@ -7,7 +8,10 @@ import Synchronization
 /// The driver uses the runtime's own tasks (one per input partition), so
 /// dead-lettering, stream time and punctuation behave as in production.
 /// Stream time advances with the piped records' timestamps; the wall clock
-/// moves only when told to.
+/// moves only when told to. Every piped record is followed by a commit of
+/// its task's state, as Kafka Streams' driver does; with a state directory
+/// the stores are RocksDB and a second driver on the same directory resumes
+/// where the first left off (as a restarted instance would).
 ///
 /// ```swift
 /// let driver = TopologyTestDriver(topology: topology)
@@ -23,10 +27,13 @@ public final class TopologyTestDriver {
     private let sinks: [String: any Sink]
     private var tasks: [TopicPartition: StreamTask] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
+    private let state: StateLocation
 
-    /// Creates a driver; the wall clock starts at `wallClockStart` (ms since the epoch).
+    /// Creates a driver; the wall clock starts at `wallClockStart` (ms since
+    /// the epoch). State stores live in memory, or in RocksDB under `stateDirectory`.
     public init(topology: Topology, applicationID: String = "test-driver", deadLetterTopic: String? = nil,
-                wallClockStart: Int64 = 0) {
+                wallClockStart: Int64 = 0, stateDirectory: String? = nil) {
+        state = stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory
         self.topology = topology
         self.applicationID = applicationID
         self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"
@@ -47,6 +54,7 @@ public final class TopologyTestDriver {
         nextOffsets[tp] = offset + 1
         try task.process(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
                                       timestamp: timestamp ?? clock.now(), headers: headers))
+        try task.commitState()
     }
 
     /// Feeds one record with UTF-8 key and value.
@@ -56,10 +64,14 @@ public final class TopologyTestDriver {
                  headers: headers, timestamp: timestamp)
     }
 
-    /// Moves the wall clock forward and runs the wall-clock punctuations that are due.
+    /// Moves the wall clock forward and runs the wall-clock punctuations
+    /// that are due, then commits the tasks' state.
     public func advanceWallClock(by duration: Duration) throws {
         clock.advance(by: duration.wholeMilliseconds)
-        for task in tasks.values { try task.punctuate(.wallClockTime, at: clock.now()) }
+        for task in tasks.values {
+            try task.punctuate(.wallClockTime, at: clock.now())
+            try task.commitState()
+        }
     }
 
     /// Every record written to `topic` so far, in order, with offsets from 0.
@@ -95,8 +107,10 @@ public final class TopologyTestDriver {
         if let task = tasks[tp] { return task }
         let task = try StreamTask(id: tp, topology: topology, applicationID: applicationID, collector: collector,
                                   clock: clock, deadLetterTopic: deadLetterTopic, sinks: sinks,
-                                  logger: .init(label: "test-driver"))
+                                  logger: .init(label: "test-driver"), state: state)
         tasks[tp] = task
+        // A restarted instance's consumer resumes where its state was last committed.
+        if let position = task.statePosition { nextOffsets[tp] = max(nextOffsets[tp, default: 0], position) }
         return task
     }
 }
