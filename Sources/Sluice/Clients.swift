@@ -31,9 +31,13 @@ public protocol ConsumerClient: AnyObject {
 /// The producer operations a stream thread uses. ``KafkaProducer``
 /// implements it; tests substitute a recording producer.
 public protocol ProducerClient: AnyObject {
-    /// Enqueues a record.
+    /// Enqueues a record; with `trackOffset`, its offset is reported once
+    /// delivered by ``deliveredOffsets(through:)``.
     func send(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?,
-              headers: [KafkaHeader], timestamp: Int64?) throws
+              headers: [KafkaHeader], timestamp: Int64?, trackOffset: Bool) throws
+    /// The highest delivered offset per partition of tracked records of
+    /// epochs up to `epoch`, each reported once.
+    func deliveredOffsets(through epoch: Int) -> [TopicPartition: Int64]
     /// Serves delivery reports.
     @discardableResult func poll(timeout: Duration) -> Int
     /// Throws the first delivery failure since the last check.
@@ -84,6 +88,8 @@ public protocol KafkaClientFactory: Sendable {
     func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient
     /// A producer with `config` (transactional when it sets `transactional.id`).
     func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient
+    /// What creates and reads back state stores' changelog topics.
+    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient
 }
 
 /// The factory of real librdkafka clients.
@@ -97,6 +103,10 @@ public struct LibrdkafkaClientFactory: KafkaClientFactory {
 
     public func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
         try KafkaProducer(config: config, logger: logger)
+    }
+
+    public func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient {
+        try KafkaChangelogs(config: config, logger: logger)
     }
 }
 
@@ -123,6 +133,14 @@ final class ProducerCollector: RecordCollector {
 
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
         try beginTransactionIfNeeded()
-        try producer.send(topic: topic, partition: nil, key: key, value: value, headers: headers, timestamp: timestamp)
+        try producer.send(topic: topic, partition: nil, key: key, value: value, headers: headers, timestamp: timestamp,
+                          trackOffset: false)
+    }
+
+    func sendChangelog(topic: String, partition: Int32, key: [UInt8], value: [UInt8]?, headers: [KafkaHeader],
+                       timestamp: Int64) throws {
+        try beginTransactionIfNeeded()
+        try producer.send(topic: topic, partition: partition, key: key, value: value, headers: headers, timestamp: timestamp,
+                          trackOffset: true)
     }
 }

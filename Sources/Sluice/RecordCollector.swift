@@ -5,6 +5,10 @@ import SluiceKafka
 public protocol RecordCollector: AnyObject {
     /// Enqueues a record for `topic`; its key chooses the partition.
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws
+    /// Enqueues a state store's change for `partition` of its changelog
+    /// topic, its delivered offset tracked (the store's restore point).
+    func sendChangelog(topic: String, partition: Int32, key: [UInt8], value: [UInt8]?, headers: [KafkaHeader],
+                       timestamp: Int64) throws
 }
 
 /// A source of the current time in milliseconds since the epoch.

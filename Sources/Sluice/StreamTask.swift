@@ -11,6 +11,16 @@ enum StateLocation {
     case directory(String, StateBudget)
 }
 
+/// How a task's stores are kept: where, which changelog topic logs each,
+/// and how a freshly opened store catches up with its changelog.
+struct TaskStateContext {
+    var location = StateLocation.memory
+    /// The changelog topic of a store by name; `nil` logs nothing.
+    var changelogTopic: (@Sendable (String) -> String)?
+    /// Brings a task's freshly opened store up to date from its changelog.
+    var restore: ((TaskStore, TopicPartition) throws -> Void)?
+}
+
 /// The unit of work and of ownership: one input partition, its own
 /// instances of the topology's nodes, its stream time and punctuations, and
 /// the position up to which it has processed.
@@ -29,7 +39,7 @@ public final class StreamTask {
     private var committers: [() -> Void] = []
     private var punctuators: [Punctuator] = []
     private let stats: ThreadStats?
-    private let state: StateLocation
+    private let state: TaskStateContext
     private var stores: [String: TaskStore] = [:]
 
     /// The largest record timestamp seen (`Int64.min` before the first).
@@ -43,7 +53,7 @@ public final class StreamTask {
 
     init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
          clock: WallClock, deadLetterTopic: String, sinks: [String: any Sink] = [:], logger: Logger,
-         stats: ThreadStats? = nil, state: StateLocation = .memory) throws {
+         stats: ThreadStats? = nil, state: TaskStateContext = TaskStateContext()) throws {
         guard let source = topology.sourceNode(forTopic: id.topic) else {
             throw TopologyError("no source reads topic \(id.topic)")
         }
@@ -64,7 +74,7 @@ public final class StreamTask {
     public func store(named name: String) throws -> TaskStore {
         if let store = stores[name] { return store }
         let bytes: any ByteStore
-        switch state {
+        switch state.location {
         case .memory:
             bytes = InMemoryStore()
         case .directory(let root, let budget):
@@ -72,8 +82,16 @@ public final class StreamTask {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             bytes = try RocksDBStore(path: "\(dir)/\(name)", budget: budget)
         }
-        let store = TaskStore(name: name, bytes: bytes)
+        let store = TaskStore(name: name, bytes: bytes,
+                              changelog: state.changelogTopic.map { ChangelogPlace(topic: $0(name), task: id) })
         stores[name] = store
+        do {
+            try state.restore?(store, id)
+        } catch {
+            stores[name] = nil
+            bytes.close()
+            throw error
+        }
         return store
     }
 
@@ -90,12 +108,20 @@ public final class StreamTask {
     /// Seals every store's changes since the last seal, with the task's
     /// position, as commit point `seal`; returns whether any store had
     /// something to seal.
+    /// `changelogEnds` holds, per changelog partition, an offset below
+    /// which it holds no change sealed now.
     @discardableResult
-    func sealState(_ seal: Int) -> Bool {
+    func sealState(_ seal: Int, changelogEnds: [TopicPartition: Int64] = [:]) throws -> Bool {
         guard let position = nextOffset ?? statePosition, !stores.isEmpty else { return false }
         for body in committers { body() }
         var any = false
-        for store in stores.values where store.seal(seal, inputOffset: position) { any = true }
+        let now = clock.now()
+        for store in stores.values {
+            let start = store.changelog.flatMap { changelogEnds[$0.partition] }
+            if try store.seal(seal, inputOffset: position, collector: collector, changelogStart: start, timestamp: now) {
+                any = true
+            }
+        }
         return any
     }
 
@@ -109,7 +135,7 @@ public final class StreamTask {
     /// Seals and writes at once, for callers whose outputs are already
     /// durable (the test driver, a commit after a flush).
     func commitState() throws {
-        sealState(.max)
+        try sealState(.max)
         try writeState(through: .max)
     }
 

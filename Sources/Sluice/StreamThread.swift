@@ -1,5 +1,6 @@
 import Logging
 import SluiceKafka
+import SluiceState
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -37,6 +38,11 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int)] = []
     /// The number of the last commit point whose state changes were sealed.
     private var lastSeal = 0
+    /// Creates and reads back the stores' changelogs; `nil` without stores.
+    private var changelogs: ChangelogClient?
+    /// Per changelog partition, the offset after the last change delivered
+    /// and acknowledged: a sealed batch holds no change below it.
+    private var changelogEnds: [TopicPartition: Int64] = [:]
     /// The sinks outside Kafka, made once per thread, in name order.
     private var sinks: [(name: String, sink: any Sink)] = []
     /// At least once: input records whose refused items went to the
@@ -121,6 +127,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         consumer.rebalanceListener = self
         try startProducer()
         try makeSinks()
+        try makeChangelogs()
         try consumer.subscribe(topology.subscriptions)
         nextCommit = clock.now() + config.effectiveCommitInterval.wholeMilliseconds
         logger.info("stream thread started", metadata: ["guarantee": "\(config.guarantee.rawValue)",
@@ -184,7 +191,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         let now = clock.now()
         for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
         if now >= nextCommit {
-            if exactlyOnce { try commit() } else { markCommitPoint() }
+            if exactlyOnce { try commit() } else { try markCommitPoint() }
             nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
         }
         if !exactlyOnce { try commitAcknowledged() }
@@ -193,10 +200,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// At least once, without stopping to flush: the positions reached now
     /// are committed once the producer has acknowledged every record sent
     /// before this point (tracked by delivery epoch), a few iterations later.
-    private func markCommitPoint() {
+    private func markCommitPoint() throws {
         lastSeal += 1
         var sealed = false
-        for task in tasks.values where task.sealState(lastSeal) { sealed = true }
+        for task in tasks.values where try task.sealState(lastSeal, changelogEnds: changelogEnds) { sealed = true }
         let offsets = pendingOffsets(of: tasks.keys)
         guard !offsets.isEmpty || sealed else { return }
         commitPoints.append((producer.closeEpoch(), offsets, lastSeal))
@@ -211,6 +218,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         let acknowledged = producer.acknowledgedEpoch
         if !deadLetterWaits.isEmpty { deadLetterWaits.removeAll { $0.epoch <= acknowledged } }
         guard let first = commitPoints.first, first.epoch <= acknowledged else { return }
+        noteChangelogEnds(through: acknowledged)
         var latest: [TopicPartition: Int64] = [:]
         var held: [TopicPartition: Int64] = [:]
         var seal = 0
@@ -288,7 +296,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     func commit() throws {
         commitPoints.removeAll()
         lastSeal += 1
-        for task in tasks.values { task.sealState(lastSeal) }
+        for task in tasks.values { try task.sealState(lastSeal, changelogEnds: changelogEnds) }
         let offsets = exactlyOnce ? pendingOffsets(of: tasks.keys) : currentOffsets()
         if exactlyOnce {
             // No transaction open means no output since the last commit.
@@ -312,7 +320,87 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     /// Writes every task's sealed state: all outputs before it are durable.
     private func writeSealedState() throws {
+        noteChangelogEnds(through: producer.closeEpoch())
         for task in tasks.values { try task.writeState(through: lastSeal) }
+    }
+
+    /// Takes the changelog offsets delivered in epochs up to `epoch`.
+    private func noteChangelogEnds(through epoch: Int) {
+        guard changelogs != nil else { return }
+        for (tp, offset) in producer.deliveredOffsets(through: epoch) { changelogEnds[tp] = max(changelogEnds[tp] ?? 0, offset + 1) }
+    }
+
+    // MARK: State stores and changelogs
+
+    /// Creates the stores' changelog topics that do not exist: as many
+    /// partitions as the widest input topic, compacted (window stores also
+    /// deleted a day after their retention).
+    private func makeChangelogs() throws {
+        guard !topology.stores.isEmpty else { return }
+        let changelogs = try factory.makeChangelogs(config: config.kafka, logger: logger)
+        let inputs = topology.subscriptions.filter { !$0.hasPrefix("^") }
+        guard !inputs.isEmpty else {
+            throw TopologyError("state stores need input topics named exactly (their changelogs take the inputs' partition count)")
+        }
+        let partitions = try inputs.map { try changelogs.partitionCount(of: $0) }.max()!
+        try changelogs.ensureTopics(topology.stores.map { store in
+            var configs = ["cleanup.policy": "compact"]
+            if let retention = store.retention {
+                configs = ["cleanup.policy": "compact,delete", "retention.ms": String(retention + 86_400_000)]
+            }
+            return NewTopic(config.changelogTopic(store: store.name), partitions: partitions, configs: configs)
+        })
+        self.changelogs = changelogs
+    }
+
+    /// How this thread's tasks keep their stores.
+    private var taskState: TaskStateContext {
+        guard changelogs != nil else { return TaskStateContext(location: state) }
+        let config = config
+        return TaskStateContext(location: state, changelogTopic: { config.changelogTopic(store: $0) },
+                                restore: { [unowned self] store, task in try restore(store, of: task) })
+    }
+
+    /// Applies to `store` the changes its changelog holds beyond the local
+    /// state: those whose input position is past the store's own and not
+    /// past the task's committed offset (later ones come from processing
+    /// whose input was never committed, and is done again). Reads from the
+    /// store's changelog offset, or the beginning without local state;
+    /// writes in batches, the last with the new position.
+    private func restore(_ store: TaskStore, of task: TopicPartition) throws {
+        guard let changelogs, let place = store.changelog else { return }
+        let committed = try consumer.committed([task], timeout: config.operationTimeout).first?.offset ?? -1
+        let local = store.bytes.position
+        let started = clock.now()
+        var batch = StoreBatch()
+        var read = 0, applied = 0
+        var reached = local?.inputOffset ?? Int64.min
+        var next = local?.changelogOffset ?? 0
+        try changelogs.read(place.partition, from: next) { messages in
+            for m in messages {
+                read += 1
+                next = m.offset + 1
+                guard let key = m.key, key.starts(with: place.keyPrefix), let position = ChangelogHeader.decode(m.headers),
+                      position > (local?.inputOffset ?? .min), position <= committed else { continue }
+                let storeKey = Array(key.dropFirst(place.keyPrefix.count))
+                if let value = m.value { batch.put(storeKey, value) } else { batch.delete(storeKey) }
+                applied += 1
+                reached = max(reached, position)
+            }
+            // A crash mid-restore repeats it from the old position: applying a change twice is harmless.
+            if batch.changes.count >= 10_000 {
+                try store.bytes.write(batch)
+                batch = StoreBatch()
+                logger.info("restoring state store", metadata: ["store": "\(store.name)", "task": "\(task)", "read": "\(read)"])
+            }
+        }
+        guard read > 0 else { return }
+        batch.position = StorePosition(inputOffset: max(reached, 0), changelogOffset: next)
+        try store.bytes.write(batch)
+        stats.restored.add(applied)
+        logger.info("state store restored", metadata: [
+            "store": "\(store.name)", "task": "\(task)", "changelog": "\(place.partition)@\(local?.changelogOffset ?? 0)",
+            "read": "\(read)", "applied": "\(applied)", "committed": "\(committed)", "ms": "\(clock.now() - started)"])
     }
 
     // MARK: Sinks outside Kafka
@@ -440,7 +528,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                                    collector: collector, clock: clock,
                                    deadLetterTopic: config.effectiveDeadLetterTopic,
                                    sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats,
-                                   state: state)
+                                   state: taskState)
     }
 
     private func closeTasks() {
@@ -505,6 +593,8 @@ struct ThreadStats: Sendable {
     let deadLettered: Metric
     /// Records that came after every window they belong to had closed.
     let late: Metric
+    /// Changelog records applied to state stores by restores.
+    let restored: Metric
     /// Input positions committed (transactions under exactly-once).
     let commits: Metric
     /// Tasks (input partitions) the thread owns now.
@@ -518,6 +608,8 @@ struct ThreadStats: Sendable {
                                         labels: labels)
         late = registry.counter("sluice_late_records_total",
                                 help: "Records that arrived after every window they belong to had closed.", labels: labels)
+        restored = registry.counter("sluice_state_restored_records_total",
+                                    help: "Changelog records applied to state stores by restores.", labels: labels)
         commits = registry.counter("sluice_commits_total",
                                    help: "Commits of input positions (transactions under exactly_once).", labels: labels)
         tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)

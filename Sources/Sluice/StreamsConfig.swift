@@ -111,6 +111,16 @@ public struct StreamsConfig: Sendable {
         return config
     }
 
+    /// The changelog topic of the state store `store`.
+    public func changelogTopic(store: String) -> String {
+        Self.changelogTopic(applicationID: applicationID, store: store)
+    }
+
+    /// The changelog topic of the state store `store` of application `applicationID`.
+    public static func changelogTopic(applicationID: String, store: String) -> String {
+        "\(applicationID)-\(store)-changelog"
+    }
+
     /// The transactional id of a stream thread.
     public static func transactionalID(applicationID: String, processID: String, thread: Int) -> String {
         "\(applicationID)-\(processID)-\(thread)"

@@ -1,3 +1,4 @@
+import SluiceKafka
 import SluiceState
 
 /// A task's state store as processors use it. Changes gather in a batch
@@ -11,14 +12,17 @@ public final class TaskStore {
     public let name: String
     /// The bytes underneath: RocksDB in a stream thread, memory in the test driver.
     public let bytes: any ByteStore
+    /// Where its changes are logged; `nil` for a store without a changelog.
+    let changelog: ChangelogPlace?
     /// The changes since the last seal.
     private var pending = StoreBatch()
     /// Sealed batches waiting for their outputs to be durable, oldest first.
     private var sealed: [(seal: Int, batch: StoreBatch)] = []
 
-    init(name: String, bytes: any ByteStore) {
+    init(name: String, bytes: any ByteStore, changelog: ChangelogPlace?) {
         self.name = name
         self.bytes = bytes
+        self.changelog = changelog
     }
 
     /// The position of the last commit: the offset of the first input
@@ -31,14 +35,40 @@ public final class TaskStore {
     /// Seals the pending changes as commit point `seal` with the input
     /// position they bring the store to; returns whether there was anything
     /// to seal.
+    ///
+    /// Each change also goes to the changelog through `collector`, with the
+    /// input position in a header. `changelogStart` is a changelog offset
+    /// known to hold none of the sealed changes (a restore of local state
+    /// starts there).
     @discardableResult
-    func seal(_ seal: Int, inputOffset: Int64) -> Bool {
+    func seal(_ seal: Int, inputOffset: Int64, collector: RecordCollector, changelogStart: Int64?,
+              timestamp: Int64) throws -> Bool {
         let last = sealed.last?.batch.position ?? bytes.position
         guard !pending.changes.isEmpty || last?.inputOffset != inputOffset else { return false }
-        pending.position = StorePosition(inputOffset: inputOffset, changelogOffset: last?.changelogOffset ?? 0)
+        if let changelog { try log(pending, inputOffset: inputOffset, to: changelog, collector: collector, timestamp: timestamp) }
+        pending.position = StorePosition(inputOffset: inputOffset,
+                                         changelogOffset: max(changelogStart ?? 0, last?.changelogOffset ?? 0))
         sealed.append((seal, pending))
         pending = StoreBatch()
         return true
+    }
+
+    private func log(_ batch: StoreBatch, inputOffset: Int64, to changelog: ChangelogPlace, collector: RecordCollector,
+                     timestamp: Int64) throws {
+        let header = [ChangelogHeader.encode(inputOffset)]
+        for change in batch.changes {
+            switch change {
+            case .put(let key, let value):
+                try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
+                                            key: changelog.keyPrefix + key, value: value, headers: header, timestamp: timestamp)
+            case .delete(let key):
+                try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
+                                            key: changelog.keyPrefix + key, value: nil, headers: header, timestamp: timestamp)
+            case .deleteRange:
+                // Range deletions expire old windows; the changelog's own retention expires them there.
+                continue
+            }
+        }
     }
 
     /// Writes the sealed batches up to commit point `seal`, in order.
@@ -61,4 +91,22 @@ struct StoreSpec: Sendable, Hashable {
     let name: String
     /// The node that owns it: a store serves one processor.
     let owner: String
+    /// How long its entries matter, in milliseconds (a window store's
+    /// retention); `nil` for as long as they exist.
+    let retention: Int64?
+}
+
+/// Where a task's store logs its changes: a partition of the store's
+/// changelog topic (the task's partition number), and the prefix its keys
+/// get there. Tasks of different input topics with the same partition
+/// number share a changelog partition; the prefix (the input topic) keeps
+/// their keys apart.
+struct ChangelogPlace: Hashable {
+    let partition: TopicPartition
+    let keyPrefix: [UInt8]
+
+    init(topic: String, task: TopicPartition) {
+        partition = TopicPartition(topic, task.partition)
+        keyPrefix = Array(task.topic.utf8) + [0]
+    }
 }

@@ -14,6 +14,11 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
     let patternSources: [(pattern: String, node: String)]
     /// The sinks outside Kafka, by name: each stream thread makes its own.
     let sinks: [String: SinkSpec]
+    /// The state stores, by name order.
+    let stores: [StoreSpec]
+
+    /// The names of the state stores.
+    public var storeNames: [String] { stores.map(\.name) }
 
     /// Every subscription: topic names and `^`-prefixed patterns.
     public var subscriptions: [String] { topicSources.keys.sorted() + patternSources.map(\.pattern) }

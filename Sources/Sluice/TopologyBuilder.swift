@@ -19,8 +19,8 @@ public final class TopologyBuilder {
     var topicSources: [String: String] = [:]
     var patternSources: [(pattern: String, node: String)] = []
     var sinks: [String: SinkSpec] = [:]
-    /// Each state store's owning node: a store serves one processor.
-    var storeOwners: [String: String] = [:]
+    /// The state stores, by name; a store serves one processor.
+    var stores: [String: StoreSpec] = [:]
     @usableFromInline var problems: [String] = []
     private var counter = 0
 
@@ -53,17 +53,18 @@ public final class TopologyBuilder {
         if topicSources.isEmpty && patternSources.isEmpty { problems.append("the topology reads no topic") }
         guard problems.isEmpty else { throw TopologyError(problems.joined(separator: "; ")) }
         return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources,
-                        sinks: sinks)
+                        sinks: sinks, stores: stores.values.sorted { $0.name < $1.name })
     }
 
-    /// Records that node `owner` keeps its state in `store`.
-    func claimStore(_ store: String, for owner: String) {
-        if let other = storeOwners[store] {
-            problems.append("state store \(store) is used by both \(other) and \(owner)")
+    /// Records that node `owner` keeps its state in `store`, whose entries
+    /// matter for `retention` ms (`nil`: as long as they exist).
+    func claimStore(_ store: String, for owner: String, retention: Int64?) {
+        if let other = stores[store] {
+            problems.append("state store \(store) is used by both \(other.owner) and \(owner)")
         } else if store.isEmpty || store.contains("/") {
             problems.append("state store name \"\(store)\" must be non-empty and without '/'")
         } else {
-            storeOwners[store] = owner
+            stores[store] = StoreSpec(name: store, owner: owner, retention: retention)
         }
     }
 

@@ -27,13 +27,16 @@ public final class TopologyTestDriver {
     private let sinks: [String: any Sink]
     private var tasks: [TopicPartition: StreamTask] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
-    private let state: StateLocation
+    private let state: TaskStateContext
 
     /// Creates a driver; the wall clock starts at `wallClockStart` (ms since
     /// the epoch). State stores live in memory, or in RocksDB under `stateDirectory`.
     public init(topology: Topology, applicationID: String = "test-driver", deadLetterTopic: String? = nil,
                 wallClockStart: Int64 = 0, stateDirectory: String? = nil) {
-        state = stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory
+        let id = applicationID
+        state = TaskStateContext(
+            location: stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory,
+            changelogTopic: { StreamsConfig.changelogTopic(applicationID: id, store: $0) })
         self.topology = topology
         self.applicationID = applicationID
         self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"
@@ -133,8 +136,18 @@ final class MemoryCollector: RecordCollector {
     var records: [String: [KafkaMessage]] = [:]
 
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
+        append(topic: topic, partition: 0, key: key, value: value, headers: headers, timestamp: timestamp)
+    }
+
+    func sendChangelog(topic: String, partition: Int32, key: [UInt8], value: [UInt8]?, headers: [KafkaHeader],
+                       timestamp: Int64) throws {
+        append(topic: topic, partition: partition, key: key, value: value, headers: headers, timestamp: timestamp)
+    }
+
+    private func append(topic: String, partition: Int32, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
+                        timestamp: Int64) {
         let offset = Int64(records[topic]?.count ?? 0)
-        records[topic, default: []].append(KafkaMessage(topic: topic, partition: 0, offset: offset, key: key, value: value,
-                                                        timestamp: timestamp, headers: headers))
+        records[topic, default: []].append(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key,
+                                                        value: value, timestamp: timestamp, headers: headers))
     }
 }

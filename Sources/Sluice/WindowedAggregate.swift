@@ -315,7 +315,7 @@ extension Stream {
                                                        _ aggregator: A) -> Stream<WindowedResult<A.Aggregate>>
     where A.Input == Value {
         let name = builder.name(name, "aggregate")
-        builder.claimStore(store, for: name)
+        builder.claimStore(store, for: name, retention: options.windows.size + options.windows.grace)
         builder.add(name, kind: "aggregate", parents: [node]) { context in
             let node = try attributed(to: name) {
                 try WindowedAggregateNode(name: name, aggregator: aggregator, options: options,

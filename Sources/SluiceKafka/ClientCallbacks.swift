@@ -10,6 +10,10 @@ final class ClientCallbacks: @unchecked Sendable {
     var deliveredCount = 0
     var failedCount = 0
     var acknowledgements = DeliveryEpochs()
+    var trackedOffsets = TrackedOffsets()
+    /// The bit of a record's opaque that asks for its offset to be tracked;
+    /// the rest is its delivery epoch.
+    static let trackedFlag = 1 << 62
     var firstDeliveryFailure: KafkaError?
     var rebalance: ((rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
 
@@ -57,18 +61,25 @@ final class ClientCallbacks: @unchecked Sendable {
 
     func installDeliveryReports(on conf: OpaquePointer) {
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
-            let callbacks = ClientCallbacks.from(opaque)
-            guard let err = message?.pointee.err, err != RD_KAFKA_RESP_ERR_NO_ERROR else {
-                callbacks.deliveredCount += 1
-                callbacks.acknowledgements.delivered(epoch: Int(bitPattern: message?.pointee._private))
-                return
-            }
+            guard let message = message?.pointee else { return }
+            ClientCallbacks.from(opaque).reportDelivery(message)
+        }
+    }
+
+    private func reportDelivery(_ message: rd_kafka_message_t) {
+        let topic = { message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?" }
+        guard message.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             // A failed record's epoch never completes: nothing after it can be acknowledged.
-            callbacks.failedCount += 1
-            if callbacks.firstDeliveryFailure == nil {
-                let topic = message?.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-                callbacks.firstDeliveryFailure = KafkaError(err, "delivery to \(topic) failed")
-            }
+            failedCount += 1
+            if firstDeliveryFailure == nil { firstDeliveryFailure = KafkaError(message.err, "delivery to \(topic()) failed") }
+            return
+        }
+        let opaque = Int(bitPattern: message._private)
+        let epoch = opaque & ~Self.trackedFlag
+        deliveredCount += 1
+        acknowledgements.delivered(epoch: epoch)
+        if opaque & Self.trackedFlag != 0 {
+            trackedOffsets.delivered(TopicPartition(topic(), message.partition), offset: message.offset, epoch: epoch)
         }
     }
 
@@ -121,5 +132,25 @@ struct DeliveryEpochs {
             base += 1
         }
         return base - 1
+    }
+}
+
+/// The highest delivered offset per partition of tracked records, by
+/// delivery epoch, until the owner takes them.
+struct TrackedOffsets {
+    private var byEpoch: [Int: [TopicPartition: Int64]] = [:]
+
+    mutating func delivered(_ tp: TopicPartition, offset: Int64, epoch: Int) {
+        byEpoch[epoch, default: [:]][tp] = max(byEpoch[epoch]?[tp] ?? -1, offset)
+    }
+
+    /// The highest offsets of epochs up to `epoch`, which are forgotten.
+    mutating func take(through epoch: Int) -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for (e, offsets) in byEpoch where e <= epoch {
+            out.merge(offsets, uniquingKeysWith: max)
+            byEpoch[e] = nil
+        }
+        return out
     }
 }

@@ -61,10 +61,13 @@ public final class KafkaProducer {
     /// - Parameters:
     ///   - partition: `nil` lets the partitioner choose by key.
     ///   - timestamp: milliseconds since the epoch; `nil` means now.
+    ///   - trackOffset: report the record's offset, once delivered, through
+    ///     ``deliveredOffsets(through:)`` (a changelog's end, say).
     public func send(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?,
-                     headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws(KafkaError) {
+                     headers: [KafkaHeader] = [], timestamp: Int64? = nil, trackOffset: Bool = false) throws(KafkaError) {
         let rkt = topicHandle(topic)
-        let epoch = UnsafeMutableRawPointer(bitPattern: callbacks.acknowledgements.current)
+        let epoch = UnsafeMutableRawPointer(
+            bitPattern: callbacks.acknowledgements.current | (trackOffset ? ClientCallbacks.trackedFlag : 0))
         while true {
             let nativeHeaders = makeHeaders(headers)
             let err = withOptionalBytes(key) { k, kl in
@@ -98,6 +101,13 @@ public final class KafkaProducer {
     /// The highest closed epoch whose records (and all before them) the
     /// broker acknowledged. Delivery reports arrive through ``poll(timeout:)``.
     public var acknowledgedEpoch: Int { callbacks.acknowledgements.acknowledged() }
+
+    /// The highest delivered offset, per partition, of the records sent
+    /// with `trackOffset` in epochs up to `epoch`; later calls report only
+    /// later epochs.
+    public func deliveredOffsets(through epoch: Int) -> [TopicPartition: Int64] {
+        callbacks.trackedOffsets.take(through: epoch)
+    }
 
     /// Throws the first delivery failure seen since the last check, if any.
     public func checkDeliveries() throws(KafkaError) {

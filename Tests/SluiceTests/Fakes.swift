@@ -14,11 +14,11 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
     var pendingAssignment: [TopicPartition] = []
     var events: [String] = []
 
-    func append(_ topic: String, _ partition: Int32, _ value: String) {
+    func append(_ topic: String, _ partition: Int32, _ value: String, timestamp: Int64? = nil) {
         let tp = TopicPartition(topic, partition)
         let offset = Int64(logs[tp]?.count ?? 0)
         logs[tp, default: []].append(KafkaMessage(topic: topic, partition: partition, offset: offset, key: nil,
-                                                  value: Array(value.utf8), timestamp: 1000 + offset))
+                                                  value: Array(value.utf8), timestamp: timestamp ?? 1000 + offset))
     }
 
     func subscribe(_ topics: [String]) throws {
@@ -105,10 +105,28 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
         self.group = group
     }
 
-    func send(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64?) throws {
+    func send(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64?,
+              trackOffset: Bool) throws {
         if let e = failNextSend { failNextSend = nil; throw e }
         events.append("send \(topic) \(String(decoding: value ?? [], as: UTF8.self))")
         sentHeaders.append(headers)
+        if trackOffset, let partition {
+            let tp = TopicPartition(topic, partition)
+            let offset = changelogs.append(KafkaMessage(topic: topic, partition: partition, offset: 0, key: key, value: value,
+                                                        timestamp: timestamp ?? 0, headers: headers))
+            tracked.append((epoch, tp, offset))
+        }
+    }
+
+    /// Where tracked records (changelog changes) are kept.
+    var changelogs = FakeChangelogs()
+    private var tracked: [(epoch: Int, tp: TopicPartition, offset: Int64)] = []
+
+    func deliveredOffsets(through epoch: Int) -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for t in tracked where t.epoch <= epoch { out[t.tp] = max(out[t.tp] ?? -1, t.offset) }
+        tracked.removeAll { $0.epoch <= epoch }
+        return out
     }
 
     /// Records sent count as acknowledged at the next poll unless this is set.
@@ -160,9 +178,40 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
     }
 }
 
+/// Changelog topics in memory, written by the recording producers'
+/// tracked sends: every record, aborted transactions included, as a broker
+/// that keeps them keeps them.
+final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
+    var created: [NewTopic] = []
+    /// Partition counts of input topics (1 unless set).
+    var partitionCounts: [String: Int] = [:]
+    var logs: [TopicPartition: [KafkaMessage]] = [:]
+
+    func ensureTopics(_ topics: [NewTopic]) throws {
+        created += topics.filter { topic in !created.contains { $0.name == topic.name } }
+    }
+
+    func partitionCount(of topic: String) throws -> Int { partitionCounts[topic] ?? 1 }
+
+    func read(_ tp: TopicPartition, from start: Int64, _ body: ([KafkaMessage]) throws -> Void) throws {
+        let records = (logs[tp] ?? []).filter { $0.offset >= start }
+        if !records.isEmpty { try body(records) }
+    }
+
+    /// Appends a record at the partition's end and returns its offset.
+    func append(_ message: KafkaMessage) -> Int64 {
+        let tp = TopicPartition(message.topic, message.partition)
+        var m = message
+        m.offset = Int64(logs[tp]?.count ?? 0)
+        logs[tp, default: []].append(m)
+        return m.offset
+    }
+}
+
 /// Hands out the fakes and remembers the configurations asked for.
 final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
     let consumer = FakeConsumer()
+    let changelogs = FakeChangelogs()
     var producers: [RecordingProducer] = []
     var producerConfigs: [KafkaConfig] = []
 
@@ -171,9 +220,12 @@ final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
     func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
         producerConfigs.append(config)
         let p = RecordingProducer(transactionalID: config["transactional.id"], group: consumer)
+        p.changelogs = changelogs
         producers.append(p)
         return p
     }
+
+    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient { changelogs }
 
     var producer: RecordingProducer { producers.last! }
 }
@@ -195,6 +247,8 @@ final class WeakClients: KafkaClientFactory, @unchecked Sendable {
         made.withLock { $0.producers.append(Weak(client: producer)) }
         return producer
     }
+
+    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient { FakeChangelogs() }
 
     /// How many of the clients made are still referenced.
     var alive: Int { made.withLock { ($0.consumers + $0.producers).filter { $0.client != nil }.count } }

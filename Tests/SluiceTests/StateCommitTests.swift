@@ -56,7 +56,7 @@ struct CountAggregator: WindowAggregator {
         factory.producer.failNextCommit = KafkaError(code: 48, message: "invalid txn state", transactionRequiresAbort: true)
         clock.advance(by: 100)
         try t.step()
-        #expect(statePosition(t) == nil, "the aborted transaction's state is dropped with its task")
+        #expect((statePosition(t) ?? 0) == 0, "the aborted transaction's state is dropped with its task, and not restored")
         clock.advance(by: 100)
         try t.step()
         #expect(factory.producer.events.suffix(2) == ["offsets [in-0@1]", "commit"])
@@ -72,5 +72,44 @@ struct CountAggregator: WindowAggregator {
         let store = try task.store(named: "counts")
         try factory.consumer.unsubscribe()
         #expect(store.committedInputOffset == 1)
+    }
+
+    @Test func aStoresChangesGoToItsChangelogWithTheInputPositionTheyReach() throws {
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        clock.advance(by: 100)
+        try t.step()
+        #expect(factory.changelogs.created.map(\.name) == ["app-counts-changelog"])
+        #expect(factory.changelogs.created.first?.configs["cleanup.policy"] == "compact,delete")
+        let logged = factory.changelogs.logs[TopicPartition("app-counts-changelog", 0)] ?? []
+        #expect(!logged.isEmpty)
+        #expect(logged.allSatisfy { $0.headers.contains(KafkaHeader("sluice.position", Array("1".utf8))) })
+        #expect(logged.allSatisfy { $0.key?.starts(with: Array("in".utf8) + [0]) == true }, "keys carry the input topic")
+    }
+
+    @Test func aReassignedTaskRestoresOnlyTheChangesOfCommittedInput() throws {
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 0, "a")
+        let t = try thread(.atLeastOnce)
+        try t.start()
+        clock.advance(by: 100)
+        try t.step()
+        try t.step()
+        #expect(factory.consumer.committedOffsets[TopicPartition("in", 0)] == 2)
+        // A record closes the window: its result and its state change are
+        // sent, but neither is acknowledged and its input is never committed.
+        factory.consumer.append("in", 0, "x", timestamp: 20_000)
+        factory.producer.withholdAcknowledgements = true
+        clock.advance(by: 100)
+        try t.step()
+        t.partitionsLost([TopicPartition("in", 0)])
+        factory.producer.withholdAcknowledgements = false
+
+        try factory.consumer.subscribe(["in"])
+        try t.step()
+        #expect(t.stats.restored.current >= 1)
+        let sent = factory.producer.events.filter { $0.hasPrefix("send out") }
+        #expect(sent == ["send out a=2", "send out a=2"], "the window is restored open and its result sent again")
     }
 }

@@ -223,4 +223,8 @@ final class FailingFactory: KafkaClientFactory, @unchecked Sendable {
         producer.deliveryFailure = KafkaError(code: -192, message: "message timed out")
         return producer
     }
+
+    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient {
+        try inner.makeChangelogs(config: config, logger: logger)
+    }
 }
