@@ -105,6 +105,9 @@ public final class StreamApplication: Sendable {
     /// Records processed by all threads so far (dead-lettered included).
     public var processedCount: Int { threads.reduce(0) { $0 + $1.stats.processed.current } }
 
+    /// Changelog records read by state store restores so far.
+    public var restoredCount: Int { threads.reduce(0) { $0 + $1.stats.restored.current } }
+
     /// Records sent to the dead-letter topic so far.
     public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.current } }
 

@@ -397,7 +397,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         guard read > 0 else { return }
         batch.position = StorePosition(inputOffset: max(reached, 0), changelogOffset: next)
         try store.bytes.write(batch)
-        stats.restored.add(applied)
+        stats.restored.add(read)
         logger.info("state store restored", metadata: [
             "store": "\(store.name)", "task": "\(task)", "changelog": "\(place.partition)@\(local?.changelogOffset ?? 0)",
             "read": "\(read)", "applied": "\(applied)", "committed": "\(committed)", "ms": "\(clock.now() - started)"])
@@ -593,7 +593,7 @@ struct ThreadStats: Sendable {
     let deadLettered: Metric
     /// Records that came after every window they belong to had closed.
     let late: Metric
-    /// Changelog records applied to state stores by restores.
+    /// Changelog records read by state store restores.
     let restored: Metric
     /// Input positions committed (transactions under exactly-once).
     let commits: Metric
@@ -608,8 +608,8 @@ struct ThreadStats: Sendable {
                                         labels: labels)
         late = registry.counter("sluice_late_records_total",
                                 help: "Records that arrived after every window they belong to had closed.", labels: labels)
-        restored = registry.counter("sluice_state_restored_records_total",
-                                    help: "Changelog records applied to state stores by restores.", labels: labels)
+        restored = registry.counter("sluice_state_restore_records_total",
+                                    help: "Changelog records read by state store restores.", labels: labels)
         commits = registry.counter("sluice_commits_total",
                                    help: "Commits of input positions (transactions under exactly_once).", labels: labels)
         tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)
