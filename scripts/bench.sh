@@ -6,6 +6,9 @@
 #                       loop (ARGS go to `sluice bench`, e.g. --topology FILE)
 #   bench.sh es [ARGS]  the Elasticsearch sink fed from the broker against a
 #                       bare bulk indexer on the same Elasticsearch
+#   bench.sh aggregate [ARGS]
+#                       the windowed rollup example (RocksDB and changelog)
+#                       against a bare consumer
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -13,6 +16,7 @@ cd "$ROOT"
 services=(kafka)
 extra=()
 if [[ "${1:-}" == es ]]; then shift; services+=(es); extra=(--elasticsearch "$SLUICE_ES_URL"); fi
+if [[ "${1:-}" == aggregate ]]; then shift; extra=(--aggregate); fi
 
 bash scripts/install.sh
 owned=$(bash scripts/services.sh status "${services[@]}" | grep -c stopped || true)

@@ -377,6 +377,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         var reached = local?.inputOffset ?? Int64.min
         var next = local?.changelogOffset ?? 0
         try changelogs.read(place.partition, from: next) { messages in
+            stats.restored.add(messages.count)
             for m in messages {
                 read += 1
                 next = m.offset + 1
@@ -397,7 +398,6 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         guard read > 0 else { return }
         batch.position = StorePosition(inputOffset: max(reached, 0), changelogOffset: next)
         try store.bytes.write(batch)
-        stats.restored.add(read)
         logger.info("state store restored", metadata: [
             "store": "\(store.name)", "task": "\(task)", "changelog": "\(place.partition)@\(local?.changelogOffset ?? 0)",
             "read": "\(read)", "applied": "\(applied)", "committed": "\(committed)", "ms": "\(clock.now() - started)"])

@@ -16,6 +16,8 @@ struct BenchCommand: ParsableCommand {
         Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once. \
         With --topology FILE (written for the mixed stream, as topologies/nginx-classify.yaml): the file in dry run \
         (no Kafka, one thread) and on the broker, on mixed text lines. \
+        With --aggregate: the rollup example (10 s windows per service: request and byte counters, a duration timer \
+        with p90 and p99; RocksDB state and changelog) against a bare consumer that only reads. \
         With --elasticsearch URL: the Elasticsearch sink fed from the broker against a bare consumer feeding a bare \
         bulk indexer (5,000-document requests of the same documents and ids), and Elasticsearch alone (the requests \
         built beforehand, no broker), each into a fresh index.
@@ -32,9 +34,12 @@ struct BenchCommand: ParsableCommand {
     var inFlight = 2
     @Option(name: .customLong("watch"), help: "NAME=PID: also report that process's CPU seconds in each phase (repeatable).")
     var watches: [String] = []
+    @Flag(help: "Measure the windowed rollup example (RocksDB and changelog) against a bare consumer instead.")
+    var aggregate = false
 
     private var phases: [BenchPhase] {
         if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink, .bulkAlone] }
+        if aggregate { return [.consumeCeiling, .rollup] }
         return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile]
     }
 
@@ -43,9 +48,10 @@ struct BenchCommand: ParsableCommand {
         let config = try kafka.config()
         let run = KafkaOptions.runName("bench")
         let input = "\(run)-in"
-        let generator: any IndexedRecordGenerator = topology == nil || elasticsearch != nil ? NginxLogGenerator() : MixedLogGenerator()
+        let generator: any IndexedRecordGenerator = topology == nil || elasticsearch != nil || aggregate
+            ? NginxLogGenerator() : MixedLogGenerator()
         let size = (0..<1000).reduce(0) { $0 + generator.record($1).value.count } / 1000
-        print("generating \(records) \(topology == nil || elasticsearch != nil ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
+        print("generating \(records) \(topology == nil || elasticsearch != nil || aggregate ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
         try generator.produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
 
         // Phases alternate over several rounds and each reports its median:
@@ -166,6 +172,7 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
     case dryRun = "dry_run", topologyFile = "topology_file"
     case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink", bulkAlone = "bulk_alone"
+    case consumeCeiling = "consume_ceiling", rollup
 
     var title: String {
         switch self {
@@ -178,6 +185,8 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .bulkCeiling: "(f) bare consumer → bulk indexer"
         case .elasticsearchSink: "(g) broker → Elasticsearch sink"
         case .bulkAlone: "(h) Elasticsearch alone, no broker"
+        case .consumeCeiling: "(i) bare consume"
+        case .rollup: "(j) windowed rollup, RocksDB + changelog"
         }
     }
 }
@@ -211,6 +220,8 @@ struct BenchPhaseCommand: ParsableCommand {
         case .bulkCeiling: try bulkFromBroker(url, config, logger)
         case .bulkAlone: try bulkAlone(url)
         case .elasticsearchSink: try elasticsearchSink(url, config, logger)
+        case .consumeCeiling: PhaseOutcome(seconds: try consumeLoop(config, logger))
+        case .rollup: PhaseOutcome(seconds: try runRollup(config, logger))
         default: PhaseOutcome(seconds: try runTopology(config, logger))
         }
         try outcome.line.write(toFile: resultFile, atomically: true, encoding: .utf8)
@@ -235,6 +246,36 @@ struct BenchPhaseCommand: ParsableCommand {
         let elapsed = ContinuousClock.now - start!
         consumer.close()
         return elapsed.seconds
+    }
+
+    /// The ceiling of a topology that writes little: one consumer reading
+    /// every record, nothing else.
+    private func consumeLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        let consumer = try bareConsumer(config, logger)
+        var batch: [KafkaMessage] = []
+        var read = 0, bytes = 0
+        var start: ContinuousClock.Instant?
+        while read < records {
+            try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
+            if start == nil, !batch.isEmpty { start = .now }
+            for m in batch { bytes += m.value?.count ?? 0 }
+            read += batch.count
+        }
+        let elapsed = ContinuousClock.now - start!
+        consumer.close()
+        precondition(bytes > 0)
+        return elapsed.seconds
+    }
+
+    /// The rollup example with `--threads` stream threads, at least once.
+    private func runRollup(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        var streams = StreamsConfig(applicationID: "\(runName)-rollup", kafka: config)
+        streams.consumer = KafkaOptions.groupTimings
+        streams.threads = threads
+        streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench-\(runName)"
+        defer { try? FileManager.default.removeItem(atPath: streams.stateDirectory) }
+        let topology = try NginxRollup.topology(input: input, output: "\(runName)-rollup-out")
+        return try timed(StreamApplication(topology: topology, config: streams, logger: logger))
     }
 
     /// A consumer of the input with a stream thread's client settings (so
