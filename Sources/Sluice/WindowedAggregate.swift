@@ -110,6 +110,13 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     private struct Slot: Hashable {
         let start: Int64
         let key: [UInt8]
+
+        // Hashing the key's bytes at once, not byte by byte as `[UInt8]`
+        // does: this hash is taken for every update of every record.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(start)
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     private struct Entry {
