@@ -320,7 +320,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     /// Writes every task's sealed state: all outputs before it are durable.
     private func writeSealedState() throws {
-        noteChangelogEnds(through: producer.closeEpoch())
+        if changelogs != nil { noteChangelogEnds(through: producer.closeEpoch()) }
         for task in tasks.values { try task.writeState(through: lastSeal) }
     }
 

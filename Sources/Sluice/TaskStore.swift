@@ -57,17 +57,15 @@ public final class TaskStore {
                      timestamp: Int64) throws {
         let header = [ChangelogHeader.encode(inputOffset)]
         for change in batch.changes {
+            let (key, value): ([UInt8], [UInt8]?)
             switch change {
-            case .put(let key, let value):
-                try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
-                                            key: changelog.keyPrefix + key, value: value, headers: header, timestamp: timestamp)
-            case .delete(let key):
-                try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
-                                            key: changelog.keyPrefix + key, value: nil, headers: header, timestamp: timestamp)
-            case .deleteRange:
-                // Range deletions expire old windows; the changelog's own retention expires them there.
-                continue
+            case .put(let k, let v): (key, value) = (k, v)
+            case .delete(let k): (key, value) = (k, nil)
+            // Range deletions expire old windows; the changelog's own retention expires them there.
+            case .deleteRange: continue
             }
+            try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
+                                        key: changelog.keyPrefix + key, value: value, headers: header, timestamp: timestamp)
         }
     }
 

@@ -1,3 +1,5 @@
+import SluiceState
+
 /// Fixed-size windows of event time, aligned to the epoch, each
 /// `[start, start + size)`: tumbling when they advance by their size,
 /// hopping when they advance by less. A window closes when stream time
@@ -37,13 +39,8 @@ public struct TimeWindows: Sendable, Hashable, CustomStringConvertible {
     /// The starts of the windows that contain `timestamp`, earliest first.
     public func starts(containing timestamp: Int64) -> [Int64] {
         let last = floorMultiple(timestamp, of: advance)
-        var out: [Int64] = []
-        var start = last
-        while start > timestamp - size {
-            out.append(start)
-            start -= advance
-        }
-        return out.reversed()
+        let first = last - (last - (timestamp - size + 1)) / advance * advance
+        return Array(stride(from: first, through: last, by: Int(advance)))
     }
 
     /// The stream time at which the window starting at `start` closes.
@@ -55,10 +52,4 @@ public struct TimeWindows: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         (advance == size ? "tumbling \(size) ms" : "hopping \(size) ms every \(advance) ms") + ", grace \(grace) ms"
     }
-}
-
-/// The largest multiple of `m` at or below `n`.
-func floorMultiple(_ n: Int64, of m: Int64) -> Int64 {
-    let r = n % m
-    return r < 0 ? n - r - m : n - r
 }

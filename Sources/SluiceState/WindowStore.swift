@@ -67,11 +67,16 @@ public final class WindowStore {
     @discardableResult
     public func expire(streamTime: Int64, into batch: inout StoreBatch) -> Bool {
         guard streamTime > Int64.min + retention else { return false }
-        let horizon = streamTime - retention
-        let boundary = horizon - ((horizon % segmentInterval) + segmentInterval) % segmentInterval
+        let boundary = floorMultiple(streamTime - retention, of: segmentInterval)
         guard boundary > expiredBefore else { return false }
         batch.deleteRange(from: Self.storeKey([], windowStart: .min), to: Self.storeKey([], windowStart: boundary))
         expiredBefore = boundary
         return true
     }
+}
+
+/// The largest multiple of `m` (above 0) at or below `n`.
+public func floorMultiple(_ n: Int64, of m: Int64) -> Int64 {
+    let r = n % m
+    return r < 0 ? n - r - m : n - r
 }

@@ -87,11 +87,7 @@ public struct Rollup: Sendable, Equatable {
     /// A document id that depends only on the metric's key, kind and window
     /// start: a replay overwrites the document instead of adding one.
     public var documentID: String {
-        let digest = SHA256.hash(Array("\(kind.rawValue)\u{0}\(key)\u{0}\(start)".utf8))
-        return digest.prefix(16).map { byte in
-            let hex = Array("0123456789abcdef".utf8)
-            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        FingerprintEncoding.hex.encode(Array(SHA256.hash(Array("\(kind.rawValue)\u{0}\(key)\u{0}\(start)".utf8)).prefix(16)))
     }
 
     /// Graphite plaintext lines (`name value seconds`) in statsd's namespace
@@ -101,7 +97,7 @@ public struct Rollup: Sendable, Equatable {
     /// is the window's end, when statsd would have flushed.
     public func graphiteLines(prefix: String = "stats") -> [String] {
         let seconds = end / 1000
-        return graphiteNames(prefix: prefix).map { "\($0.name) \(Self.text($0.value)) \(seconds)" }
+        return graphiteNames(prefix: prefix).map { "\($0.name) \(javaScriptText($0.value)) \(seconds)" }
     }
 
     /// StatsD lines that carry the window's statistics on to another StatsD
@@ -109,7 +105,7 @@ public struct Rollup: Sendable, Equatable {
     /// the tags as DogStatsD tags.
     public func statsdLines(prefix: String = "stats") -> [String] {
         let dogTags = tags.isEmpty ? "" : "|#" + tags.map { $0.key + ($0.value.map { ":" + $0 } ?? "") }.joined(separator: ",")
-        return graphiteNames(prefix: prefix, tagged: false).map { "\($0.name):\(Self.text($0.value))|g\(dogTags)" }
+        return graphiteNames(prefix: prefix, tagged: false).map { "\($0.name):\(javaScriptText($0.value))|g\(dogTags)" }
     }
 
     private func graphiteNames(prefix: String, tagged: Bool = true) -> [(name: String, value: Double)] {
@@ -129,8 +125,4 @@ public struct Rollup: Sendable, Equatable {
         value == value.rounded() && abs(value) < 1e15 ? .int(Int(value)) : .double(value)
     }
 
-    /// A statistic as text, as JavaScript prints numbers (`500`, `0.3`).
-    static func text(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
-    }
 }

@@ -148,7 +148,7 @@ public struct TimerSamples: Sendable, Hashable {
     /// with the first `.` as `_` and a leading `-` as `top`; `inf` for infinity.
     static func statsdName(_ number: Double) -> String {
         if number == .infinity { return "inf" }
-        var text = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : "\(number)"
+        var text = javaScriptText(number)
         if let dot = text.firstIndex(of: ".") { text.replaceSubrange(dot...dot, with: "_") }
         if text.hasPrefix("-") { text = "top" + text.dropFirst() }
         return text
@@ -241,6 +241,11 @@ private struct RankedValues {
             Swift.max(0, sketch.sumSquares / Double(n) - mean * mean).squareRoot()
         }
     }
+}
+
+/// A number as JavaScript prints it, as statsd writes it: `500`, `0.3`.
+func javaScriptText(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
 }
 
 extension RandomAccessCollection {
