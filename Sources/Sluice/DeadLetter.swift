@@ -19,21 +19,14 @@ public enum DeadLetterHeader {
     /// The application that dead-lettered it.
     public static let applicationID = "sluice.application.id"
 
-    /// The headers for `error` raised while processing `message`.
-    static func headers(for error: ProcessingError, message: KafkaMessage, applicationID: String) -> [KafkaHeader] {
-        headers(original: message.headers, reason: "\(error.underlying)", errorType: "\(type(of: error.underlying))",
-                processor: error.processor,
-                source: Provenance(topic: message.topic, partition: message.partition, offset: message.offset),
-                applicationID: applicationID)
-    }
-
     /// The headers for `letter`, refused by the sink called `sink`.
     static func headers(for letter: DeadLetter, sink: String, applicationID: String) -> [KafkaHeader] {
         headers(original: letter.headers, reason: letter.reason, errorType: letter.errorType, processor: sink,
                 source: letter.source, applicationID: applicationID, details: letter.details)
     }
 
-    private static func headers(original: [KafkaHeader], reason: String, errorType: String, processor: String,
+    /// The headers for a record that failed for `reason` in `processor`.
+    static func headers(original: [KafkaHeader], reason: String, errorType: String, processor: String,
                                 source: Provenance?, applicationID: String, details: [KafkaHeader] = []) -> [KafkaHeader] {
         var headers = original + [
             KafkaHeader(Self.reason, reason),

@@ -78,6 +78,15 @@ public final class ProcessorContext<Output> {
         try children[i].process(record)
     }
 
+    /// Sends `value`, part of `record` that cannot be processed (a bad line
+    /// of a multi-line record), to the dead-letter topic with `record`'s
+    /// key, headers, timestamp and source, and headers saying why; the rest
+    /// of the record goes on.
+    public func deadLetter<Value>(_ value: [UInt8]?, of record: Record<Value>, reason: String, errorType: String) throws {
+        try task.deadLetter(key: record.key, value: value, headers: record.headers, timestamp: record.timestamp,
+                            source: record.provenance, reason: reason, errorType: errorType, processor: processorName)
+    }
+
     /// Calls `callback` every `interval` of the chosen clock with the
     /// punctuation's time. If the clock jumps over several intervals, the
     /// callback runs once (as Kafka Streams does); the next call is due one

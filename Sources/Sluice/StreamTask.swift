@@ -37,6 +37,7 @@ public final class StreamTask {
     private var root: Node<[UInt8]?>!
     private var closers: [() -> Void] = []
     private var committers: [() -> Void] = []
+    private var inputEnders: [() throws -> Void] = []
     private var punctuators: [Punctuator] = []
     private let stats: ThreadStats?
     private let state: TaskStateContext
@@ -101,6 +102,15 @@ public final class StreamTask {
         stores.values.compactMap(\.committedInputOffset).min()
     }
 
+    /// Registers work to do when the input ends (a dry run's last record):
+    /// windowed aggregates close their open windows.
+    func onEndOfInput(_ body: @escaping () throws -> Void) { inputEnders.append(body) }
+
+    /// Ends the input: what ``onEndOfInput(_:)`` registered runs, in order.
+    func endInput() throws {
+        for body in inputEnders { try body() }
+    }
+
     /// Registers work to do at each commit, before the stores are written
     /// (a processor moving its in-memory changes into its store's batch).
     func onCommit(_ body: @escaping () -> Void) { committers.append(body) }
@@ -162,14 +172,24 @@ public final class StreamTask {
     }
 
     private func deadLetter(_ message: KafkaMessage, _ error: ProcessingError) throws {
+        try deadLetter(key: message.key, value: message.value, headers: message.headers, timestamp: message.timestamp,
+                       source: Provenance(topic: message.topic, partition: message.partition, offset: message.offset),
+                       reason: "\(error.underlying)", errorType: "\(type(of: error.underlying))", processor: error.processor)
+    }
+
+    /// Sends a record to the dead-letter topic with headers saying why;
+    /// for part of an input record (a bad line), `value` is that part.
+    func deadLetter(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64, source: Provenance?,
+                    reason: String, errorType: String, processor: String) throws {
         deadLetterCount += 1
         stats?.deadLettered.add(1)
         logger.warning("record sent to dead-letter topic", metadata: [
-            "source": "\(message.topic)-\(message.partition)@\(message.offset)",
-            "processor": "\(error.processor)", "reason": "\(error.underlying)", "topic": "\(deadLetterTopic)"])
-        try collector.send(topic: deadLetterTopic, key: message.key, value: message.value,
-                           headers: DeadLetterHeader.headers(for: error, message: message, applicationID: applicationID),
-                           timestamp: message.timestamp)
+            "source": "\(source.map(\.description) ?? "-")", "processor": "\(processor)", "reason": "\(reason)",
+            "topic": "\(deadLetterTopic)"])
+        try collector.send(topic: deadLetterTopic, key: key, value: value,
+                           headers: DeadLetterHeader.headers(original: headers, reason: reason, errorType: errorType,
+                                                             processor: processor, source: source, applicationID: applicationID),
+                           timestamp: timestamp)
     }
 
     func schedule(_ punctuator: Punctuator) -> Cancellable {

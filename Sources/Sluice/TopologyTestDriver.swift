@@ -1,3 +1,4 @@
+import Logging
 import SluiceKafka
 import SluiceState
 import Synchronization
@@ -28,11 +29,14 @@ public final class TopologyTestDriver {
     private var tasks: [TopicPartition: StreamTask] = [:]
     private var nextOffsets: [TopicPartition: Int64] = [:]
     private let state: TaskStateContext
+    private let logger: Logger
 
     /// Creates a driver; the wall clock starts at `wallClockStart` (ms since
-    /// the epoch). State stores live in memory, or in RocksDB under `stateDirectory`.
+    /// the epoch). State stores live in memory, or in RocksDB under
+    /// `stateDirectory`. The tasks log to `logger` (a dead letter is a warning).
     public init(topology: Topology, applicationID: String = "test-driver", deadLetterTopic: String? = nil,
-                wallClockStart: Int64 = 0, stateDirectory: String? = nil) {
+                wallClockStart: Int64 = 0, stateDirectory: String? = nil, logger: Logger = Logger(label: "test-driver")) {
+        self.logger = logger
         let id = applicationID
         state = TaskStateContext(
             location: stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory,
@@ -77,6 +81,16 @@ public final class TopologyTestDriver {
         }
     }
 
+    /// Ends the input, as the end of a dry run's file: every windowed
+    /// aggregate closes its open windows and forwards their results, then
+    /// the tasks' state is committed.
+    public func endInput() throws {
+        for task in tasks.values {
+            try task.endInput()
+            try task.commitState()
+        }
+    }
+
     /// Every record written to `topic` so far, in order, with offsets from 0.
     public func output(_ topic: String) -> [KafkaMessage] { collector.records[topic, default: []] }
 
@@ -89,6 +103,14 @@ public final class TopologyTestDriver {
     /// ``RecordingSink`` stands in for it), with the input record each came from.
     public func sinkOutput<Item>(_ name: String, as type: Item.Type = Item.self) -> [(item: Item, source: Provenance?)] {
         (sinks[name] as? RecordingSink<Item>)?.items ?? []
+    }
+
+    /// Every record written since the last call, per topic, then forgets
+    /// them: for long runs that read their outputs as they go.
+    public func takeOutputs() -> [String: [KafkaMessage]] {
+        guard !collector.records.isEmpty else { return [:] }
+        defer { collector.records.removeAll() }
+        return collector.records
     }
 
     /// The topics written to so far.
@@ -110,7 +132,7 @@ public final class TopologyTestDriver {
         if let task = tasks[tp] { return task }
         let task = try StreamTask(id: tp, topology: topology, applicationID: applicationID, collector: collector,
                                   clock: clock, deadLetterTopic: deadLetterTopic, sinks: sinks,
-                                  logger: .init(label: "test-driver"), state: state)
+                                  logger: logger, state: state)
         tasks[tp] = task
         // A restarted instance's consumer resumes where its state was last committed.
         if let position = task.statePosition { nextOffsets[tp] = max(nextOffsets[tp, default: 0], position) }
@@ -134,6 +156,7 @@ public final class ManualClock: WallClock {
 /// Keeps output records in memory, per topic.
 final class MemoryCollector: RecordCollector {
     var records: [String: [KafkaMessage]] = [:]
+    private var nextOffsets: [String: Int64] = [:]
 
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
         append(topic: topic, partition: 0, key: key, value: value, headers: headers, timestamp: timestamp)
@@ -146,7 +169,8 @@ final class MemoryCollector: RecordCollector {
 
     private func append(topic: String, partition: Int32, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
                         timestamp: Int64) {
-        let offset = Int64(records[topic]?.count ?? 0)
+        let offset = nextOffsets[topic, default: 0]
+        nextOffsets[topic] = offset + 1
         records[topic, default: []].append(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key,
                                                         value: value, timestamp: timestamp, headers: headers))
     }

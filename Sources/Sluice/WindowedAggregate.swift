@@ -67,7 +67,7 @@ extension WindowedResult: Equatable where Aggregate: Equatable {}
 public struct LateRecord: Error, CustomStringConvertible {
     /// The record's timestamp.
     public var timestamp: Int64
-    /// The task's stream time when it arrived.
+    /// The stream time of the aggregate step (the largest record time it had seen in the task) when it arrived.
     public var streamTime: Int64
     /// The start of the last window the record belongs to.
     public var windowStart: Int64
@@ -146,6 +146,8 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     private var closedBefore = Int64.min
     private var closedBeforeDirty = false
     private var lastRecordWallTime: Int64
+    /// The largest record time this step has seen in this task.
+    private var streamTime = Int64.min
 
     private static var metaStart: Int64 { .max }
     private static var closedKey: [UInt8] { [0] }
@@ -165,6 +167,7 @@ final class WindowedAggregateNode<A: WindowAggregator> {
         lastRecordWallTime = task.clock.now()
         try load()
         task.onCommit { [unowned self] in self.writeChanges() }
+        task.onEndOfInput { [unowned self] in try self.closeAll() }
         if let idle = options.idleClose {
             _ = task.schedule(Punctuator(processor: name, interval: min(idle.wholeMilliseconds, 1000), type: .wallClockTime) {
                 [unowned self] now in try self.closeIfIdle(now: now, idle: idle.wholeMilliseconds)
@@ -201,7 +204,9 @@ final class WindowedAggregateNode<A: WindowAggregator> {
         // restart that resumes before the last state write).
         if let p = record.provenance, let position = store.committedInputOffset, p.offset < position { return }
         if options.idleClose != nil { lastRecordWallTime = task.clock.now() }
-        let streamTime = task.streamTime
+        // Stream time as this step sees it: records' times may have been
+        // read from their fields after the task saw their Kafka timestamps.
+        if record.timestamp > streamTime { streamTime = record.timestamp }
         let windows = options.windows.starts(containing: record.timestamp).filter {
             $0 >= closedBefore && options.windows.closeTime(start: $0) > streamTime
         }
@@ -270,7 +275,11 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     }
 
     private func closeIfIdle(now: Int64, idle: Int64) throws {
-        guard !starts.isEmpty, now - lastRecordWallTime >= idle else { return }
+        guard now - lastRecordWallTime >= idle else { return }
+        try closeAll()
+    }
+
+    private func closeAll() throws {
         while let start = starts.first { try close(start, trigger: nil) }
     }
 
@@ -311,7 +320,7 @@ final class WindowedAggregateNode<A: WindowAggregator> {
                 batch.put(WindowStore.storeKey(Self.closedKey, windowStart: Self.metaStart), mark)
                 closedBeforeDirty = false
             }
-            windowStore.expire(streamTime: task.streamTime, into: &batch)
+            windowStore.expire(streamTime: streamTime, into: &batch)
         }
     }
 }

@@ -40,7 +40,7 @@ struct DestinationReader {
         guard let fields = reader.mapping(node, "an elasticsearch destination", allowed: Self.elasticsearchKeys,
                                           required: ["hosts", "index"]),
               let hosts = fields["hosts"].flatMap({ reader.strings($0, "Elasticsearch URLs") }),
-              let index = fields["index"].flatMap({ template($0, "an index name") }) else { return nil }
+              let index = fields["index"].flatMap({ reader.template($0, "an index name") }) else { return nil }
         var config = ElasticsearchSinkConfig(hosts: hosts)
         var documents = ElasticsearchDocuments(index: index)
         var ok = true
@@ -53,8 +53,8 @@ struct DestinationReader {
         }
         read("operation", { reader.choice($0, "operation", as: WriteOperation.self) }) { documents.operation = $0.bulk }
         read("id", documentID) { documents.id = $0 }
-        read("routing", { template($0, "a routing value") }) { documents.routing = $0 }
-        read("pipeline", { template($0, "an ingest pipeline") }) { documents.pipeline = $0 }
+        read("routing", { reader.template($0, "a routing value") }) { documents.routing = $0 }
+        read("pipeline", { reader.template($0, "an ingest pipeline") }) { documents.pipeline = $0 }
         read("on_version_conflict", { reader.choice($0, "on_version_conflict", as: ConflictPolicy.self) }) { config.onVersionConflict = $0 }
         read("on_tombstone", { reader.choice($0, "on_tombstone", as: TombstonePolicy.self) }) { documents.onTombstone = $0 }
         read("max_documents", { reader.int($0, "max_documents", atLeast: 1) }) { config.maxDocuments = $0 }
@@ -90,7 +90,7 @@ struct DestinationReader {
             }
         }
         guard let fields = reader.mapping(node, "a document id", allowed: ["field", "fingerprint"]) else { return nil }
-        let steps = StepReader(reader: reader, destinations: [])
+        let steps = StepReader(reader: reader)
         if let field = fields["field"] { return steps.field(field).map(DocumentID.field) }
         if let list = fields["fingerprint"], let names = reader.strings(list, "fields to fingerprint") {
             let paths = names.compactMap { steps.field(list, $0) }
@@ -208,10 +208,6 @@ struct DestinationReader {
         return HTTPAuthentication.none
     }
 
-    private func template(_ node: Node, _ what: String) -> Template? {
-        guard let text = reader.string(node, what) else { return nil }
-        return reader.checked(node, "bad \(what)") { try Template(text) }
-    }
 }
 
 /// The operations a topology may choose (a delete comes only from a tombstone).

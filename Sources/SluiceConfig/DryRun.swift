@@ -1,8 +1,13 @@
+import Logging
 import Sluice
 import SluiceTransforms
 
-/// Runs a topology's steps on records without Kafka, in order, one record
-/// at a time: what `sluice run --dry-run` and `sluice test` use.
+/// Runs a topology's decoding, steps and aggregates on records without
+/// Kafka, in order, one record at a time, in the engine's own tasks (a
+/// ``TopologyTestDriver`` with stores in memory): what `sluice run
+/// --dry-run` and `sluice test` use. Each source's records go to one task;
+/// their timestamps (or the time read from their timestamp field) drive
+/// the windows, and ``finish()`` closes the windows still open.
 public final class DryRun {
     /// What became of one input record.
     public enum Output: Sendable, Equatable {
@@ -13,36 +18,53 @@ public final class DryRun {
     }
 
     private let spec: TopologySpec
-    private let run: (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void
-    private var offset: Int64 = 0
+    private let driver: TopologyTestDriver
+    private let captured = Captured()
 
     /// A dry run of `spec`.
-    public init(_ spec: TopologySpec) {
+    public init(_ spec: TopologySpec) throws {
         self.spec = spec
-        run = spec.pipeline.makeRunner()
+        let captured = captured
+        driver = TopologyTestDriver(topology: try spec.dryRunTopology { captured.records.append($0) },
+                                    applicationID: spec.application, deadLetterTopic: spec.effectiveDeadLetterTopic,
+                                    // Dead letters are outputs of a dry run, not news.
+                                    logger: Logger(label: spec.application) { _ in SwiftLogNoOpLogHandler() })
     }
 
-    /// Runs one record read from source `source` (its format decides how the value reads).
-    public func process(value: [UInt8]?, key: [UInt8]? = nil, timestamp: Int64 = 0, source: Int = 0) -> [Output] {
-        let topic = spec.sources[source].topics.first ?? ""
-        defer { offset += 1 }
-        var outputs: [Output] = []
-        do {
-            let input = Record(key: key, value: value, timestamp: timestamp,
-                               provenance: Provenance(topic: topic, partition: 0, offset: offset))
-            let record = try attributed(to: spec.decodeStepName(source: source)) { try spec.sources[source].read(input) }
-            try run(record) { index, out in
-                let d = spec.destinations[index]
-                outputs.append(.destination(name: d.name, target: d.label, key: out.key, event: out.value))
+    /// Runs one record read from source `source` (its format decides how
+    /// the value reads) and returns what it produced, dead letters last.
+    /// Throws only what would stop the engine's thread.
+    public func process(value: [UInt8]?, key: [UInt8]? = nil, timestamp: Int64 = 0, source: Int = 0) throws -> [Output] {
+        try driver.pipe(TopologySpec.dryRunTopic(source: source), key: key, value: value, timestamp: timestamp)
+        return drain()
+    }
+
+    /// Ends the input: the windows still open close, and their results come back.
+    public func finish() throws -> [Output] {
+        try driver.endInput()
+        return drain()
+    }
+
+    private func drain() -> [Output] {
+        var outputs = captured.records.map { record -> Output in
+            let d = spec.destinations[record.value.destination]
+            return .destination(name: d.name, target: d.label, key: record.key, event: record.value.event ?? Event())
+        }
+        captured.records.removeAll(keepingCapacity: true)
+        for letter in driver.takeOutputs()[spec.effectiveDeadLetterTopic] ?? [] {
+            func header(_ name: String) -> String {
+                letter.headers.last { $0.key == name }?.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
             }
-        } catch {
-            let failure = error as? ProcessingError
-            // Outputs already made for this record stay: the engine would have sent them too.
-            outputs.append(.deadLetter(topic: spec.effectiveDeadLetterTopic, key: key, value: value,
-                                       step: failure?.processor ?? "steps", reason: "\(failure?.underlying ?? error)"))
+            outputs.append(.deadLetter(topic: spec.effectiveDeadLetterTopic, key: letter.key, value: letter.value,
+                                       step: header(DeadLetterHeader.processor), reason: header(DeadLetterHeader.reason)))
         }
         return outputs
     }
+}
+
+/// What a dry run's topology hands over, read on the same thread.
+private final class Captured: @unchecked Sendable {
+    var records: [Record<Routed>] = []
 }
 
 extension DryRun.Output {

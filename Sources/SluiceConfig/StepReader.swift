@@ -5,12 +5,17 @@ import Yams
 /// regexes, field references and destinations as it goes.
 struct StepReader {
     let reader: YAMLReader
+    /// The destinations' names, by index.
     let destinations: [String]
+    private let aggregateReader: AggregateReader
+    /// The aggregate steps read so far; a step sends to aggregate `i` as
+    /// destination `destinations.count + i`.
+    private(set) var aggregates: [AggregateSpec] = []
     private var counter = 0
 
     static let kinds = ["where", "filter", "if", "route", "to", "drop", "set", "add", "rename", "copy", "remove", "tag",
                         "convert", "lowercase", "uppercase", "strip", "gsub", "json", "truncate", "date", "grok",
-                        "dissect", "kv", "fingerprint", "insert_timestamp"]
+                        "dissect", "kv", "fingerprint", "insert_timestamp", "aggregate"]
     /// Keys any step may carry besides its kind.
     static let common = ["name", "on_failure"]
     /// Kinds whose failures `on_failure` governs, with their default tag (Logstash's names).
@@ -19,9 +24,10 @@ struct StepReader {
                               "date": "_dateparsefailure", "set": "_mutate_error", "add": "_mutate_error",
                               "rename": "_mutate_error", "copy": "_mutate_error"]
 
-    init(reader: YAMLReader, destinations: [String]) {
+    init(reader: YAMLReader, destinations: [DestinationSpec] = [], statsdSources: Bool = false) {
         self.reader = reader
-        self.destinations = destinations
+        self.destinations = destinations.map(\.name)
+        aggregateReader = AggregateReader(reader: reader, destinations: destinations, statsdSources: statsdSources)
     }
 
     /// The top-level steps; every event must end at a destination or a drop.
@@ -38,7 +44,7 @@ struct StepReader {
     private func endsEveryPath(_ steps: [PipelineStep]) -> Bool {
         steps.contains { step in
             switch step {
-            case .route, .emit: true
+            case .route, .emit, .tap: true
             case .transform(_, let t, _): t.kind == "drop"
             case .branch(_, _, let then, let otherwise): endsEveryPath(then) && endsEveryPath(otherwise)
             case .filter: false
@@ -103,6 +109,12 @@ struct StepReader {
             outline.summary = "route"
             outline.destinations = rules?.map { destinations[$0.destination] } ?? []
             step = rules.map { .route(name: name, $0) }
+        case "aggregate":
+            let spec = aggregateReader.aggregate(body, name: fields["name"] == nil ? nil : name, step: item)
+            outline.summary = "aggregate \(spec.map { "\($0.options.windows)" } ?? "")"
+            outline.destinations = spec?.destinations.map { destinations[$0] } ?? []
+            if let spec { aggregates.append(spec) }
+            step = spec.map { _ in .tap(name: name, destination: destinations.count + aggregates.count - 1) }
         case "to":
             let d = destination(body)
             outline.destinations = d.map { [destinations[$0]] } ?? []

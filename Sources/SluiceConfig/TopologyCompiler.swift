@@ -46,29 +46,27 @@ final class PipelineProcessor: Processor {
     }
 }
 
-extension SourceFormat {
-    /// Reads a record value in this format.
-    public func decode(_ value: [UInt8]?) throws -> Event {
-        guard let value else { throw DecodeError(description: "tombstone: a null value has no fields") }
-        switch self {
+extension SourceSpec {
+    /// A `json` or `text` record as the steps see it: the value decoded
+    /// and, when the source names a timestamp field, the record time read
+    /// from it. A time that does not read keeps the Kafka record's and tags
+    /// `_dateparsefailure`. (A `statsd` record gives one event per sample:
+    /// ``StatsDDecoder`` reads it.)
+    func read(_ record: Record<[UInt8]?>) throws -> Record<Event> {
+        guard let value = record.value else { throw DecodeError(description: "tombstone: a null value has no fields") }
+        var event: Event
+        switch format {
         case .json:
-            return try Event(json: value)
+            event = try Event(json: value)
         case .text:
             var line = value[...]
             while let last = line.last, last == 0x0A || last == 0x0D { line.removeLast() }
-            var event = Event()
+            event = Event()
             event["message"] = .string(String(decoding: line, as: UTF8.self))
-            return event
+        case .statsd:
+            preconditionFailure("a statsd source is read by StatsDDecoder")
         }
-    }
-}
-
-extension SourceSpec {
-    /// A record as the steps see it: the value decoded and, when the source
-    /// names a timestamp field, the record time read from it. A time that
-    /// does not read keeps the Kafka record's and tags `_dateparsefailure`.
-    public func read(_ record: Record<[UInt8]?>) throws -> Record<Event> {
-        var out = record.withValue(try format.decode(record.value))
+        var out = record.withValue(event)
         guard let timestamp, let value = out.value[timestamp.field] else { return out }
         if let ms = timestamp.formats.parse(value.text, defaultOffsetSeconds: timestamp.defaultOffsetSeconds) {
             out.timestamp = ms
@@ -80,30 +78,21 @@ extension SourceSpec {
 }
 
 extension TopologySpec {
-    /// The engine topology: sources → decode → steps → destinations. A
-    /// tombstone (a record without a value) has no fields for the steps:
-    /// when the file has Elasticsearch destinations it goes straight to
-    /// each of them, whose `on_tombstone` says what it does; otherwise it
-    /// fails to decode and goes to the dead-letter topic.
+    /// The engine topology: sources → decode → steps → aggregates →
+    /// destinations. A tombstone (a record without a value) has no fields
+    /// for the steps: when the file has Elasticsearch destinations it goes
+    /// straight to each of them, whose `on_tombstone` says what it does;
+    /// otherwise it fails to decode and goes to the dead-letter topic.
     public func topology() throws -> Topology {
         let builder = TopologyBuilder()
         let search = destinations.indices.filter { destinations[$0].topic == nil }
-        let decoded = sources.enumerated().map { i, source in
-            builder.stream(source.topics, named: "source-\(i)").map(named: decodeStepName(source: i)) { record -> Record<Event?> in
-                if record.value == nil, !search.isEmpty { return record.withValue(nil) }
-                let read = try source.read(record)
-                return read.withValue(read.value)
-            }
-        }
-        let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
-        let pipeline = pipeline
-        let routed = merged.process(named: "steps") { PipelineProcessor(pipeline, tombstoneDestinations: search) }
+        let outputs = steps(builder, sources: sources.map(\.topics), tombstoneDestinations: search)
         guard !search.isEmpty else {
-            toTopics(routed)
+            toTopics(outputs)
             return try builder.build()
         }
         // Each Elasticsearch destination is a branch of its own; the topics share the rest.
-        var split = routed.split(named: "destinations")
+        var split = outputs.split(named: "destinations")
         for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
         // Parentheses keep the default branch's name apart from any destination's.
         let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
@@ -114,6 +103,68 @@ extension TopologySpec {
             branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
         }
         return try builder.build()
+    }
+
+    /// The topology a dry run drives: the same decoding, steps and
+    /// aggregates, reading source `i` from topic `dryRunTopic(source: i)`,
+    /// with every output handed to `capture` instead of a destination.
+    func dryRunTopology(capture: @escaping @Sendable (Record<Routed>) -> Void) throws -> Topology {
+        let builder = TopologyBuilder()
+        _ = steps(builder, sources: sources.indices.map { [Self.dryRunTopic(source: $0)] }, tombstoneDestinations: [])
+            .peek(named: "capture") { capture($0) }
+        return try builder.build()
+    }
+
+    /// The topic a dry run feeds source `source`'s records to.
+    static func dryRunTopic(source: Int) -> String { "dry-run-source-\(source)" }
+
+    /// Everything before the destinations: each source decoded, the steps,
+    /// and the aggregates' rollups merged with the events the steps sent on.
+    private func steps(_ builder: TopologyBuilder, sources topics: [[String]], tombstoneDestinations: [Int]) -> Stream<Routed> {
+        let passTombstones = !tombstoneDestinations.isEmpty
+        let decoded = sources.enumerated().map { i, source in
+            let stream = builder.stream(topics[i], named: "source-\(i)")
+            let name = decodeStepName(source: i)
+            if source.format == .statsd { return stream.process(named: name) { StatsDDecoder(passTombstones: passTombstones) } }
+            return stream.map(named: name) { record -> Record<Event?> in
+                if record.value == nil, passTombstones { return record.withValue(nil) }
+                let read = try source.read(record)
+                return read.withValue(read.value)
+            }
+        }
+        let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
+        let pipeline = pipeline
+        let routed = merged.process(named: "steps") { PipelineProcessor(pipeline, tombstoneDestinations: tombstoneDestinations) }
+        return aggregates.isEmpty ? routed : rollups(of: routed)
+    }
+
+    /// Sends what the steps sent to each aggregate through its windowed
+    /// aggregate, whose results go on as rollup events keyed by their
+    /// stable id, merged with the events the steps sent to destinations.
+    private func rollups(of routed: Stream<Routed>) -> Stream<Routed> {
+        let first = destinations.count
+        var split = routed.split(named: "aggregates")
+        for (k, aggregate) in aggregates.enumerated() {
+            split = split.branch(aggregate.name) { $0.value.destination == first + k }
+        }
+        let branches = split.defaultBranch("(events)")
+        let results = aggregates.map { aggregate in
+            branches[aggregate.name]!
+                .windowedAggregate(named: aggregate.name, store: aggregate.name, options: aggregate.options,
+                                   StatsDAggregator<Routed>(exactLimit: aggregate.timers.exactLimit) { record in
+                                       guard let event = record.value.event else { return [] }
+                                       return try aggregate.samples(of: event)
+                                   })
+                .flatMap(named: "\(aggregate.name)-rollups") { result -> [Record<Routed>] in
+                    let rollup = Rollup(result.value, options: aggregate.timers)
+                    let key = Array(rollup.documentID.utf8), event = rollup.event
+                    return aggregate.destinations.map {
+                        Record(key: key, value: Routed(destination: $0, event: event), timestamp: result.timestamp,
+                               provenance: result.provenance)
+                    }
+                }
+        }
+        return branches["(events)"]!.merge(named: "outputs", results)
     }
 
     private func toTopics(_ routed: Stream<Routed>) {

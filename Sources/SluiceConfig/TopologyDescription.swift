@@ -1,3 +1,4 @@
+import Sluice
 /// How `sluice describe` draws a topology.
 public enum DescriptionFormat: String, Sendable, CaseIterable {
     /// An indented outline.
@@ -18,9 +19,10 @@ extension TopologySpec {
         return (destinations.compactMap(\.topic) + [effectiveDeadLetterTopic]).filter { seen.insert($0).inserted }
     }
 
-    /// Topics Sluice creates for itself (changelogs and repartition topics;
-    /// none until the topology keeps state).
-    public var internalTopics: [String] { [] }
+    /// Topics Sluice creates for itself: the changelog of each aggregate's store.
+    public var internalTopics: [String] {
+        aggregates.map { StreamsConfig.changelogTopic(applicationID: application, store: $0.name) }
+    }
 
     /// The processor graph in `format`.
     public func describe(_ format: DescriptionFormat) -> String {

@@ -75,14 +75,15 @@ public enum TopologyLoader {
         let processing = top["processing"].flatMap { readProcessing($0, reader) } ?? Processing()
         let sources = top["sources"].flatMap { readSources($0, reader) } ?? []
         let destinations = top["destinations"].flatMap { DestinationReader(reader: reader).destinations($0) } ?? []
-        var steps = StepReader(reader: reader, destinations: destinations.map(\.name))
+        var steps = StepReader(reader: reader, destinations: destinations, statsdSources: sources.contains { $0.format == .statsd })
         let (pipeline, outline) = top["steps"].map { steps.readTopLevel($0) } ?? ([], [])
-        let tests = top["tests"].flatMap { readTests($0, reader, destinations: destinations.map(\.name)) } ?? []
+        let tests = top["tests"].flatMap { readTests($0, reader, destinations: destinations.map(\.name), sources: sources) } ?? []
         guard let application else { return nil }
         return TopologySpec(file: reader.file, application: application, kafka: kafka, secretKafkaProperties: secrets,
                             guarantee: processing.guarantee, threads: processing.threads,
                             commitIntervalMilliseconds: processing.commitInterval, deadLetterTopic: processing.deadLetterTopic,
-                            sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), stepOutline: outline,
+                            sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), aggregates: steps.aggregates,
+                            stepOutline: outline,
                             tests: tests)
     }
 
@@ -124,21 +125,28 @@ public enum TopologyLoader {
             let format = fields["format"].flatMap { reader.choice($0, "source format", as: SourceFormat.self) }
             var timestamp: SourceTimestamp?
             if let node = fields["timestamp"], node.scalar?.string != "kafka" {
-                guard let time = StepReader(reader: reader, destinations: []).timeField(node, "a source timestamp (kafka, or field and formats)") else { return nil }
+                guard let time = StepReader(reader: reader).timeField(node, "a source timestamp (kafka, or field and formats)") else { return nil }
                 timestamp = SourceTimestamp(field: time.field, formats: time.formats, defaultOffsetSeconds: time.offset)
             }
             guard let format else { return nil }
+            if format == .statsd, let node = fields["timestamp"], node.scalar?.string != "kafka" {
+                reader.report(node, "expected no timestamp field for a statsd source: StatsD lines carry no time, so their records' Kafka timestamps are used")
+                return nil
+            }
             return SourceSpec(topics: topics, format: format, timestamp: timestamp)
         }
     }
 
     /// `tests:` — each case has a name, input records (text, or mappings
-    /// written as JSON) and per destination the records expected there;
+    /// written as JSON) read by the first source or the one whose topic
+    /// `source` names, and per destination the records expected there;
     /// `dead_letter` lists substrings of the expected dead-letter reasons.
-    private static func readTests(_ node: Node, _ reader: YAMLReader, destinations: [String]) -> [TopologyTestCase]? {
+    private static func readTests(_ node: Node, _ reader: YAMLReader, destinations: [String],
+                                  sources: [SourceSpec]) -> [TopologyTestCase]? {
         guard let items = reader.sequence(node, "tests") else { return nil }
         return items.compactMap { item -> TopologyTestCase? in
-            guard let f = reader.mapping(item, "a test case", allowed: ["name", "input", "expect"], required: ["name", "input", "expect"]),
+            guard let f = reader.mapping(item, "a test case", allowed: ["name", "source", "input", "expect"],
+                                         required: ["name", "input", "expect"]),
                   let name = f["name"].flatMap({ reader.string($0, "a test name") }),
                   let inputNodes = f["input"].flatMap({ reader.sequence($0, "test input records") }),
                   let expect = f["expect"] else { return nil }
@@ -173,7 +181,16 @@ public enum TopologyLoader {
                     return fields.count == map.count ? fields : nil
                 }
             }
-            return TopologyTestCase(name: name, inputs: inputs, expected: expected, deadLetters: deadLetters)
+            var source = 0
+            if let node = f["source"], let topic = reader.string(node, "a source topic") {
+                guard let i = sources.firstIndex(where: { $0.topics.contains(topic) }) else {
+                    let topics = sources.flatMap(\.topics)
+                    reader.report(node, "no source reads topic '\(topic)'\(didYouMean(topic, among: topics)) (sources read: \(topics.joined(separator: ", ")))")
+                    return nil
+                }
+                source = i
+            }
+            return TopologyTestCase(name: name, source: source, inputs: inputs, expected: expected, deadLetters: deadLetters)
         }
     }
 }

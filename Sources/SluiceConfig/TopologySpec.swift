@@ -25,8 +25,11 @@ public struct TopologySpec: Sendable {
     public var sources: [SourceSpec]
     /// Where records go, by name; steps refer to them by index.
     public var destinations: [DestinationSpec]
-    /// What happens to each record.
+    /// What happens to each record. A step sends to destination `i` for
+    /// `i < destinations.count`, to aggregate `i - destinations.count` beyond.
     public var pipeline: Pipeline
+    /// The windowed aggregates the steps feed.
+    public var aggregates: [AggregateSpec]
     /// The steps as written, for `describe`.
     public var stepOutline: [StepOutline]
     /// The test cases kept in the file, for `sluice test`.
@@ -47,6 +50,9 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     case json
     /// One line of text per record, in the field `message`.
     case text
+    /// StatsD lines: each sample becomes an event (see ``StatsDSample/event``);
+    /// a line that does not read goes to the dead-letter topic.
+    case statsd
 }
 
 /// Input topics and how to read them.
@@ -105,6 +111,31 @@ public struct ElasticsearchDestination: Sendable {
     public var config: ElasticsearchSinkConfig
     /// Index, id, operation, routing, pipeline, tombstones.
     public var documents: ElasticsearchDocuments
+}
+
+/// A windowed aggregate step: StatsD samples, from a `statsd` source or
+/// derived from log events, rolled up per metric and window as the statsd
+/// daemon rolls them up per flush.
+public struct AggregateSpec: Sendable {
+    /// The step's name, which also names its state store and changelog topic.
+    public var name: String
+    /// Windows, emit mode, idle close and what happens to late records.
+    public var options: WindowedAggregateOptions
+    /// Percentiles, histograms and the exact limit of timers.
+    public var timers: TimerOptions
+    /// The metrics derived from each event; `nil` when the events are
+    /// StatsD samples.
+    public var metrics: [MetricDerivation]?
+    /// The destinations of the rollups, by index.
+    public var destinations: [Int]
+
+    /// The samples one event gives.
+    public func samples(of event: Event) throws(MetricEventError) -> [StatsDSample] {
+        guard let metrics else { return [try StatsDSample(event: event)] }
+        var samples: [StatsDSample] = []
+        for metric in metrics { try metric.sample(of: event, into: &samples) }
+        return samples
+    }
 }
 
 /// A step as written, for descriptions: its name, kind and nested steps.

@@ -5,7 +5,9 @@ import SluiceTransforms
 public struct TopologyTestCase: Sendable {
     /// What the case shows.
     public var name: String
-    /// Input values, in the first source's format.
+    /// The source the inputs are read from, by index.
+    public var source: Int
+    /// Input values, in that source's format.
     public var inputs: [[UInt8]]
     /// Per destination name: the records expected there, in order. Each lists
     /// the fields that must hold these values; other fields are not checked.
@@ -38,16 +40,21 @@ extension TopologySpec {
     /// Runs the test cases without Kafka.
     public func runTests() -> [TopologyTestResult] {
         tests.map { test in
-            let dry = DryRun(self)
             var actual: [String: [Event]] = [:]
             var reasons: [String] = []
-            for input in test.inputs {
-                for output in dry.process(value: input) {
+            do {
+                let dry = try DryRun(self)
+                var outputs: [DryRun.Output] = []
+                for input in test.inputs { outputs += try dry.process(value: input, source: test.source) }
+                outputs += try dry.finish()
+                for output in outputs {
                     switch output {
                     case .destination(let name, _, _, let event): actual[name, default: []].append(event)
                     case .deadLetter(_, _, _, let step, let reason): reasons.append("\(step): \(reason)")
                     }
                 }
+            } catch {
+                return TopologyTestResult(name: test.name, differences: ["the run stopped: \(error)"])
             }
             return TopologyTestResult(name: test.name, differences: differences(test, actual, reasons))
         }

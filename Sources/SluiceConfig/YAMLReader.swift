@@ -132,6 +132,34 @@ final class YAMLReader {
         return value
     }
 
+    /// A finite number.
+    func double(_ node: Node, _ what: String) -> Double? {
+        guard let text = string(node, what) else { return nil }
+        guard let value = Double(text), value.isFinite else {
+            report(node, "expected \(what) as a number, found '\(text)'")
+            return nil
+        }
+        return value
+    }
+
+    /// A duration written with its unit: `250ms`, `10s`, `5m`, `1h`, `1d`.
+    func duration(_ node: Node, _ what: String) -> Duration? {
+        guard let text = string(node, what) else { return nil }
+        let digits = text.prefix { $0.isNumber }
+        let units: [String: Int64] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+        guard !digits.isEmpty, let count = Int64(digits), let unit = units[String(text.dropFirst(digits.count))] else {
+            report(node, "expected \(what) as a whole number and a unit (ms, s, m, h, d) such as 10s, found '\(text)'")
+            return nil
+        }
+        return .milliseconds(count * unit)
+    }
+
+    /// Text with `%{field}` references.
+    func template(_ node: Node, _ what: String) -> Template? {
+        guard let text = string(node, what) else { return nil }
+        return checked(node, "bad \(what)") { try Template(text) }
+    }
+
     func bool(_ node: Node, _ what: String) -> Bool? {
         guard let text = string(node, what) else { return nil }
         switch text.lowercased() {

@@ -321,14 +321,14 @@ extension BenchPhaseCommand {
     /// `sluice run --dry-run` writes it. Lines are generated in chunks
     /// outside the timed part, so that only the topology is measured.
     private func dryRun() throws -> Double {
-        let dryRun = DryRun(try spec())
+        let dryRun = try DryRun(try spec())
         let generator = MixedLogGenerator()
         var elapsed = Duration.zero, bytes = 0
         for chunk in stride(from: 0, to: records, by: 10_000) {
             let entries = (chunk..<min(chunk + 10_000, records)).map(generator.entry)
             let start = ContinuousClock.now
             for e in entries {
-                for output in dryRun.process(value: e.value, key: e.key, timestamp: e.timestamp) { bytes += output.jsonLine().count }
+                for output in try dryRun.process(value: e.value, key: e.key, timestamp: e.timestamp) { bytes += output.jsonLine().count }
             }
             elapsed += ContinuousClock.now - start
         }

@@ -1,10 +1,11 @@
 import ArgumentParser
+import Foundation
 import SluiceExamples
 import SluiceKafka
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "generate", abstract: "Produce generated log records into a topic.")
+        commandName: "generate", abstract: "Produce generated log records into a topic, or write them to a file for a dry run.")
 
     /// What the records look like.
     enum Kind: String, ExpressibleByArgument, CaseIterable {
@@ -22,12 +23,25 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Partitions of the topic if it is created.") var partitions = 6
     @Option(help: "Every Nth record is malformed (0: none).") var malformedEvery = 0
     @Option(help: "Seed of the generator.") var seed: UInt64 = 42
+    @Option(help: "Write the records' values to this file, one per line (for `sluice run --dry-run`), instead of producing them.")
+    var output: String?
 
     func run() throws {
         let logger = kafka.logger("sluice-generate")
         let generator: any IndexedRecordGenerator = switch kind {
         case .json: NginxLogGenerator(seed: seed, malformedEvery: malformedEvery)
         case .mixed: MixedLogGenerator(seed: seed, malformedEvery: malformedEvery)
+        }
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: nil),
+                  let file = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
+            defer { try? file.close() }
+            for chunk in stride(from: start, to: start + count, by: 10_000) {
+                var lines: [UInt8] = []
+                for i in chunk..<min(chunk + 10_000, start + count) { lines += generator.record(i).value + [0x0A] }
+                try file.write(contentsOf: lines)
+            }
+            return print("wrote \(count) records to \(output)")
         }
         try generator.produce(start..<(start + count), topic: topic, partitions: partitions,
                               config: try kafka.config(), logger: logger)

@@ -33,7 +33,7 @@ struct InferMappingCommand: ParsableCommand {
         let handle = input == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
         try forEachLine(handle) { line in
             if let sampler {
-                let documents = sampler.documents(Array(line))
+                let documents = try sampler.documents(Array(line))
                 if documents.isEmpty { skipped += 1 }
                 for document in documents { inference.add(document) }
             } else if case .object(let document)? = try? JSONParser.parse(line) {
@@ -66,12 +66,12 @@ struct TopologySampler {
         if let destination, !names.contains(destination) {
             throw ValidationError("\(file) has no destination '\(destination)' (it has: \(names.joined(separator: ", ")))")
         }
-        dryRun = DryRun(spec)
+        dryRun = try DryRun(spec)
         destinations = destination.map { [$0] } ?? Set(names)
     }
 
-    func documents(_ line: [UInt8]) -> [FieldMap] {
-        dryRun.process(value: line).compactMap {
+    func documents(_ line: [UInt8]) throws -> [FieldMap] {
+        try dryRun.process(value: line).compactMap {
             guard case .destination(let name, _, _, let event) = $0, destinations.contains(name) else { return nil }
             return event.fields
         }

@@ -86,12 +86,12 @@ struct RunCommand: ParsableCommand {
     }
 
     private func runDry(_ spec: TopologySpec) throws {
-        let dry = DryRun(spec)
+        let dry = try DryRun(spec)
         let handle = input == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
         let out = FileHandle.standardOutput
         var buffer: [UInt8] = []
-        try forEachLine(handle) { line in
-            for output in dry.process(value: Array(line)) {
+        func write(_ outputs: [DryRun.Output]) {
+            for output in outputs {
                 buffer += output.jsonLine()
                 buffer.append(0x0A)
             }
@@ -100,6 +100,8 @@ struct RunCommand: ParsableCommand {
                 buffer.removeAll(keepingCapacity: true)
             }
         }
+        try forEachLine(handle) { line in write(try dry.process(value: Array(line))) }
+        write(try dry.finish())
         out.write(Data(buffer))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Sluice
-import SluiceConfig
+@testable import SluiceConfig
 import SluiceKafka
 import SluiceTransforms
 import Testing
@@ -102,7 +102,7 @@ import Testing
         let file = dir.appendingPathComponent("t.yaml").path
         try yaml.write(toFile: file, atomically: true, encoding: .utf8)
         let spec = try TopologyLoader.load(path: file)
-        let out = DryRun(spec).process(value: Array(#"{"service":"a","level":"ERROR","message":"order at shop-42"}"#.utf8))
+        let out = try DryRun(spec).process(value: Array(#"{"service":"a","level":"ERROR","message":"order at shop-42"}"#.utf8))
         guard case .destination(_, _, _, let event)? = out.first else { Issue.record("\(out)"); return }
         #expect(event["shop"] == "shop-42")
     }

@@ -12,12 +12,12 @@ import Testing
 
     @Test func everyGeneratedLineLandsWhereTheGeneratorSays() throws {
         let spec = try TopologyLoader.load(path: Self.file, environment: [:])
-        let dryRun = DryRun(spec)
+        let dryRun = try DryRun(spec)
         let generator = MixedLogGenerator(seed: 11, malformedEvery: 97)
         var counts: [String: Int] = [:], wrong: [String] = []
         for i in 0..<20_000 {
             let entry = generator.entry(i)
-            let outputs = dryRun.process(value: entry.value, key: entry.key, timestamp: entry.timestamp)
+            let outputs = try dryRun.process(value: entry.value, key: entry.key, timestamp: entry.timestamp)
             let got: MixedLogGenerator.Outcome?
             switch (outputs.count, outputs.first) {
             case (0, _): got = .dropped
@@ -41,7 +41,7 @@ import Testing
         let spec = try TopologyLoader.load(path: Self.file, environment: [:])
         let generator = MixedLogGenerator(seed: 3)
         let entry = (0..<50).lazy.map(generator.entry).first { if case .destination(.access) = $0.outcome { true } else { false } }!
-        let out = DryRun(spec).process(value: entry.value, timestamp: 0)
+        let out = try DryRun(spec).process(value: entry.value, timestamp: 0)
         guard case .destination(_, _, _, let event)? = out.first else { Issue.record("\(out)"); return }
         #expect(event["@timestamp"]?.string?.hasPrefix("2026-") == true, "\(event.fields)")
         #expect(event[try FieldPath("[event][created]")] == "1970-01-01T00:00:00.000Z")

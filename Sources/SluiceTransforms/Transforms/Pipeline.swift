@@ -14,6 +14,9 @@ public indirect enum PipelineStep: Sendable {
     case route(name: String, [(condition: Condition?, destination: Int)])
     /// Sends the event to a destination; ends its way through the steps.
     case emit(name: String, destination: Int)
+    /// Sends a copy of the event to a destination (an aggregate) and carries
+    /// on; an event that reaches the end of the steps after a tap is done.
+    case tap(name: String, destination: Int)
 }
 
 /// Steps run in order on each event, ending by sending the event to one
@@ -32,9 +35,11 @@ public struct Pipeline: Sendable {
         let run = Self.compile(steps)
         return { record, emit in
             var record = record
-            // Steps that let an event through to their end would lose it: a
-            // checked topology never does; a hand-built one dead-letters it.
-            if try run(&record, emit) {
+            var sent = false
+            // Steps that let an event through to their end without sending
+            // it anywhere would lose it: a checked topology never does; a
+            // hand-built one dead-letters it.
+            if try run(&record, { sent = true; try emit($0, $1) }), !sent {
                 throw ProcessingError(processor: "steps", underlying: TransformFailure(
                     transform: "steps", reason: "the steps ended without sending the event to a destination"))
             }
@@ -73,6 +78,11 @@ public struct Pipeline: Sendable {
                 }
                 throw ProcessingError(processor: name, underlying: TransformFailure(
                     transform: "route", reason: "no rule matched and the route has no default"))
+            }
+        case .tap(_, let destination):
+            return { record, emit in
+                try emit(destination, record)
+                return true
             }
         case .emit(_, let destination):
             return { record, emit in

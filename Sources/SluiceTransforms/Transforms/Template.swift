@@ -48,6 +48,11 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// Whether the template refers to a field (not only to the time).
     public var refersToFields: Bool { parts.contains { if case .field = $0 { true } else { false } } }
 
+    /// Whether `event` has every field the template refers to.
+    public func fieldsPresent(in event: Event) -> Bool {
+        parts.allSatisfy { if case .field(let path, _) = $0 { event[path] != nil } else { true } }
+    }
+
     /// What every rendering matches, as an index pattern: each reference
     /// becomes `*` (`logs-%{service}-%{+yyyy.MM.dd}` → `logs-*-*`).
     public var wildcardPattern: String {
