@@ -113,6 +113,7 @@ struct StepReader {
             let spec = aggregateReader.aggregate(body, name: fields["name"] == nil ? nil : name, step: item)
             outline.summary = "aggregate \(spec.map { "\($0.options.windows)" } ?? "")"
             outline.destinations = spec?.destinations.map { destinations[$0] } ?? []
+            if let spec, !checkAggregateName(spec.name, at: fields["name"] ?? item) { return nil }
             if let spec { aggregates.append(spec) }
             step = spec.map { _ in .tap(name: name, destination: destinations.count + aggregates.count - 1) }
         case "to":
@@ -126,6 +127,22 @@ struct StepReader {
         }
         guard let step else { return nil }
         return (step, outline)
+    }
+
+    /// Node names of the engine topology a topology file compiles to.
+    static let engineNodeNames = ["steps", "sources", "aggregates", "outputs", "capture", "destinations", "to-topics"]
+
+    /// An aggregate's name names its store and changelog: it must be its own.
+    private func checkAggregateName(_ name: String, at node: Node) -> Bool {
+        if aggregates.contains(where: { $0.name == name }) {
+            reader.report(node, "expected each aggregate step to have its own name: '\(name)' would share a state store and changelog")
+            return false
+        }
+        if Self.engineNodeNames.contains(name) || name.hasPrefix("source-") || name.hasPrefix("decode-") || name.hasPrefix("to-") {
+            reader.report(node, "'\(name)' is a name the engine uses for its own steps: choose another for this aggregate")
+            return false
+        }
+        return true
     }
 
     private func failurePolicy(_ node: Node?, kind: String) -> FailurePolicy {

@@ -109,7 +109,7 @@ public enum TopologyLoader {
         guard let items = reader.sequence(node, "sources") else { return nil }
         if items.isEmpty { reader.report(node, "expected at least one source") }
         return items.compactMap { item in
-            guard let fields = reader.mapping(item, "a source", allowed: ["topics", "pattern", "format", "timestamp"], required: ["format"]) else { return nil }
+            guard let fields = reader.mapping(item, "a source", allowed: ["name", "topics", "pattern", "format", "timestamp"], required: ["format"]) else { return nil }
             var topics: [String] = []
             switch (fields["topics"], fields["pattern"]) {
             case (let t?, nil): topics = reader.strings(t, "source topics") ?? []
@@ -133,13 +133,14 @@ public enum TopologyLoader {
                 reader.report(node, "expected no timestamp field for a statsd source: StatsD lines carry no time, so their records' Kafka timestamps are used")
                 return nil
             }
-            return SourceSpec(topics: topics, format: format, timestamp: timestamp)
+            let name = fields["name"].flatMap { reader.string($0, "a source name") }
+            return SourceSpec(name: name, topics: topics, format: format, timestamp: timestamp)
         }
     }
 
     /// `tests:` — each case has a name, input records (text, or mappings
-    /// written as JSON) read by the first source or the one whose topic
-    /// `source` names, and per destination the records expected there;
+    /// written as JSON) read by the first source or the one `source` names
+    /// (by its name or a topic), and per destination the records expected there;
     /// `dead_letter` lists substrings of the expected dead-letter reasons.
     private static func readTests(_ node: Node, _ reader: YAMLReader, destinations: [String],
                                   sources: [SourceSpec]) -> [TopologyTestCase]? {
@@ -182,10 +183,10 @@ public enum TopologyLoader {
                 }
             }
             var source = 0
-            if let node = f["source"], let topic = reader.string(node, "a source topic") {
-                guard let i = sources.firstIndex(where: { $0.topics.contains(topic) }) else {
-                    let topics = sources.flatMap(\.topics)
-                    reader.report(node, "no source reads topic '\(topic)'\(didYouMean(topic, among: topics)) (sources read: \(topics.joined(separator: ", ")))")
+            if let node = f["source"], let wanted = reader.string(node, "a source name or topic") {
+                guard let i = sources.firstIndex(where: { $0.name == wanted || $0.topics.contains(wanted) }) else {
+                    let names = sources.compactMap(\.name) + sources.flatMap(\.topics)
+                    reader.report(node, "no source is named '\(wanted)' or reads it\(didYouMean(wanted, among: names)) (sources: \(names.joined(separator: ", ")))")
                     return nil
                 }
                 source = i

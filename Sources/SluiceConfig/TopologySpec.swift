@@ -57,6 +57,8 @@ public enum SourceFormat: String, Sendable, CaseIterable {
 
 /// Input topics and how to read them.
 public struct SourceSpec: Sendable {
+    /// A name test cases use to choose it; `nil` when not given.
+    public var name: String?
     /// Topic names, or one `^regex` pattern.
     public var topics: [String]
     /// How values are read.

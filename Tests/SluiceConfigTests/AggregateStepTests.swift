@@ -77,6 +77,16 @@ import Testing
         #expect(found.contains { $0.hasPrefix(expected) }, "\(found)")
     }
 
+    @Test func twoAggregatesCannotShareANameAndTheEnginesNamesAreTaken() {
+        let twice = problems(Self.yaml(step: """
+              - { name: a, aggregate: { window: 10s, metrics: [{ counter: c }], to: rollups } }
+              - { name: a, aggregate: { window: 1m, metrics: [{ counter: c }], to: rollups } }
+            """))
+        #expect(twice.contains { $0.hasPrefix("6:13: expected each aggregate step to have its own name") }, "\(twice)")
+        let taken = problems(Self.yaml(step: "      - { name: steps, aggregate: { window: 10s, metrics: [{ counter: c }], to: rollups } }"))
+        #expect(taken.contains { $0.contains("'steps' is a name the engine uses") }, "\(taken)")
+    }
+
     @Test func rollupsGoOnlyToElasticsearchDestinationsWhoseIdIsTheKey() {
         let es = "{ rollups: { elasticsearch: { hosts: ['http://127.0.0.1:9'], index: r } } }"
         let step = "      - { name: a, aggregate: { window: 10s, metrics: [{ counter: c }], to: rollups } }"
