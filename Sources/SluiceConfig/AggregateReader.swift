@@ -83,7 +83,7 @@ struct AggregateReader {
     }
 
     private func percentiles(_ node: Node) -> [Double]? {
-        let items = node.sequence.map(Array.init) ?? [node]
+        let items = reader.items(node)
         let values = items.compactMap { item -> Double? in
             guard let p = reader.double(item, "a percentile") else { return nil }
             guard p != 0, abs(p) <= 100 else {
@@ -169,7 +169,7 @@ struct AggregateReader {
     /// The destinations rollups go to: Kafka topics, and Elasticsearch
     /// indices whose document id is the rollup's stable id (the record key).
     private func rollupDestinations(_ node: Node) -> [Int]? {
-        let items = node.sequence.map(Array.init) ?? [node]
+        let items = reader.items(node)
         var out: [Int] = []
         for item in items {
             guard let name = reader.string(item, "a destination") else { return nil }

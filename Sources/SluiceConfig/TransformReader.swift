@@ -175,7 +175,7 @@ extension StepReader {
         var ok = true
         if let files {
             let directory = URL(fileURLWithPath: reader.file).deletingLastPathComponent()
-            for node in (files.sequence.map(Array.init) ?? [files]) {
+            for node in reader.items(files) {
                 guard let name = reader.string(node, "a patterns file") else { ok = false; continue }
                 let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : directory.appendingPathComponent(name)
                 guard let text = try? String(contentsOf: url, encoding: .utf8) else {
@@ -216,7 +216,7 @@ extension StepReader {
         guard let f = reader.mapping(node, what, allowed: ["field", "formats", "timezone"] + extra, required: ["field", "formats"]),
               let fieldNode = f["field"], let source = field(fieldNode),
               let formatsNode = f["formats"], let texts = reader.strings(formatsNode, "date formats") else { return nil }
-        let nodes = formatsNode.sequence.map(Array.init) ?? [formatsNode]
+        let nodes = reader.items(formatsNode)
         let formats = zip(texts, nodes).compactMap { text, node in reader.checked(node, "bad date format") { try DateFormat(text) } }
         let offset = f["timezone"].flatMap { timezoneOffset($0) } ?? 0
         return formats.count == texts.count ? (source, formats, offset, f) : nil

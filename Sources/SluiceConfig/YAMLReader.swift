@@ -100,6 +100,9 @@ final class YAMLReader {
         return Array(sequence)
     }
 
+    /// A list's items, or the node itself: for keys that take one value or several.
+    func items(_ node: Node) -> [Node] { node.sequence.map(Array.init) ?? [node] }
+
     // MARK: Scalars
 
     /// A scalar as text, interpolated.

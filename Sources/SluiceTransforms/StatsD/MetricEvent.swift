@@ -9,13 +9,13 @@
 extension StatsDSample {
     /// The sample as an event.
     public var event: Event {
-        let rollup = Rollup(key: key, kind: kind, start: 0, end: 0, fields: [])
-        var fields: [(String, FieldValue)] = [("metric", .string(rollup.name)), ("type", .string(kind.rawValue))]
-        fields.append(("value", kind == .set ? .string(member ?? "0") : Self.number(value)))
+        let (name, tags) = MetricKey.parse(key)
+        var fields: [(String, FieldValue)] = [("metric", .string(name)), ("type", .string(kind.rawValue))]
+        fields.append(("value", kind == .set ? .string(member ?? "0") : Rollup.number(value)))
         if sampleRate != 1 { fields.append(("sample_rate", .double(sampleRate))) }
         if isDelta { fields.append(("delta", .bool(true))) }
-        if !rollup.tags.isEmpty {
-            fields.append(("tags", .object(FieldMap(rollup.tags.map { ($0.key, $0.value.map(FieldValue.string) ?? .bool(true)) }))))
+        if !tags.isEmpty {
+            fields.append(("tags", .object(FieldMap(tags.map { ($0.key, $0.value.map(FieldValue.string) ?? .bool(true)) }))))
         }
         return Event(FieldMap(fields))
     }
@@ -41,12 +41,8 @@ extension StatsDSample {
             self.init(key: key, kind: .set, value: 0, member: member.text, sampleRate: rate)
             return
         }
-        guard let value = event["value"].flatMap(MetricValue.number) else { throw MetricEventError("field value is not a number") }
+        guard let value = event["value"]?.metricNumber else { throw MetricEventError("field value is not a number") }
         self.init(key: key, kind: kind, value: value, sampleRate: rate, isDelta: event["delta"] == .bool(true))
-    }
-
-    private static func number(_ value: Double) -> FieldValue {
-        value == value.rounded() && abs(value) < 1e15 ? .int(Int(value)) : .double(value)
     }
 }
 
@@ -59,18 +55,28 @@ public struct MetricEventError: Error, Sendable, Equatable, CustomStringConverti
     init(_ description: String) { self.description = description }
 }
 
-/// Builds metric keys as statsd keys them (`name;k=v;flag`) from names and
-/// tags that may hold anything: each part is sanitized as statsd sanitizes
-/// a key, and a tag's `;` and `=` (which would change the key's shape)
-/// become `_`.
+/// Metric keys as statsd keys them: `name;k=v;flag`.
 enum MetricKey {
-    static func make(name: String, tags: [Rollup.Tag]) -> String {
-        var key = StatsDLine.sanitize(name)
-        for tag in tags {
-            key += ";" + part(tag.key)
-            if let value = tag.value { key += "=" + part(value) }
+    /// The name and tags of `key`.
+    static func parse(_ key: String) -> (name: String, tags: [Rollup.Tag]) {
+        let parts = key.split(separator: ";", omittingEmptySubsequences: false)
+        let tags = parts.dropFirst().map { part in
+            guard let eq = part.firstIndex(of: "=") else { return Rollup.Tag(String(part), nil) }
+            return Rollup.Tag(String(part[..<eq]), String(part[part.index(after: eq)...]))
         }
-        return key
+        return (String(parts[0]), tags)
+    }
+
+    /// `name` followed by `;k=v` or `;flag` per tag, as they are.
+    static func join(_ name: String, _ tags: [Rollup.Tag]) -> String {
+        tags.reduce(name) { $0 + ";" + $1.key + ($1.value.map { "=" + $0 } ?? "") }
+    }
+
+    /// A key from a name and tags that may hold anything: each part is
+    /// sanitized as statsd sanitizes a key, and a tag's `;` and `=` (which
+    /// would change the key's shape) become `_`.
+    static func make(name: String, tags: [Rollup.Tag]) -> String {
+        join(StatsDLine.sanitize(name), tags.map { Rollup.Tag(part($0.key), $0.value.map(part)) })
     }
 
     private static func part(_ text: String) -> String {
@@ -78,13 +84,11 @@ enum MetricKey {
     }
 }
 
-/// Reads the numbers metrics are made of.
-enum MetricValue {
-    /// A number, or a string holding one (a field grok left as text).
-    static func number(_ value: FieldValue) -> Double? {
-        if let n = value.number { return n }
-        if case .string(let s) = value { return StatsDLine.number(Substring(s)) }
-        return nil
+extension FieldValue {
+    /// The finite number a metric takes from this value, converted as
+    /// `convert: float` converts (a field grok left as text counts).
+    var metricNumber: Double? {
+        converted(to: .float)?.number.flatMap { $0.isFinite ? $0 : nil }
     }
 }
 
@@ -137,7 +141,7 @@ public struct MetricDerivation: Sendable {
             }
             if kind == .set {
                 member = found.text
-            } else if let n = MetricValue.number(found) {
+            } else if let n = found.metricNumber {
                 number = n
             } else {
                 throw MetricEventError("field \(path) for metric \(name) is \(found.kindName) \(found.text), not a number")

@@ -33,12 +33,7 @@ public struct Rollup: Sendable, Equatable {
 
     /// A rollup of the metric keyed `key` as statsd keys it (`name;k=v;flag`).
     public init(key: String, kind: MetricKind, start: Int64, end: Int64, fields: [MetricField]) {
-        let parts = key.split(separator: ";", omittingEmptySubsequences: false)
-        name = String(parts[0])
-        tags = parts.dropFirst().map { part in
-            guard let eq = part.firstIndex(of: "=") else { return Tag(String(part), nil) }
-            return Tag(String(part[..<eq]), String(part[part.index(after: eq)...]))
-        }
+        (name, tags) = MetricKey.parse(key)
         self.kind = kind
         self.start = start
         self.end = end
@@ -54,9 +49,7 @@ public struct Rollup: Sendable, Equatable {
     }
 
     /// The key as statsd writes it: the name, then `;k=v` or `;flag` per tag.
-    public var key: String {
-        tags.reduce(name) { $0 + ";" + $1.key + ($1.value.map { "=" + $0 } ?? "") }
-    }
+    public var key: String { MetricKey.join(name, tags) }
 
     /// The rollup as an event: `@timestamp` (the window's start), `metric`,
     /// `type`, `tags` (a flag is `true`), `window` (`start`, `end`,
@@ -109,7 +102,7 @@ public struct Rollup: Sendable, Equatable {
     }
 
     private func graphiteNames(prefix: String, tagged: Bool = true) -> [(name: String, value: Double)] {
-        let suffix = tagged ? tags.map { ";" + $0.key + ($0.value.map { "=" + $0 } ?? "") }.joined() : ""
+        let suffix = tagged ? MetricKey.join("", tags) : ""
         let base = (prefix.isEmpty ? [] : [prefix])
         func named(_ parts: [String]) -> String { (base + parts).joined(separator: ".") + suffix }
         switch kind {
@@ -121,7 +114,7 @@ public struct Rollup: Sendable, Equatable {
     }
 
     /// A statistic as JSON: integral values as integers.
-    private static func number(_ value: Double) -> FieldValue {
+    static func number(_ value: Double) -> FieldValue {
         value == value.rounded() && abs(value) < 1e15 ? .int(Int(value)) : .double(value)
     }
 
