@@ -58,7 +58,7 @@ let package = Package(
 
         .testTarget(name: "SluiceKafkaTests", dependencies: ["SluiceKafka"]),
         .testTarget(name: "SluiceStateTests", dependencies: ["SluiceState"]),
-        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka"]),
+        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka", "SluiceState"]),
         .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms", "Sluice"]),
         .testTarget(name: "SluiceSinksTests", dependencies: ["SluiceSinks", "Sluice", "SluiceKafka", "SluiceTransforms"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),

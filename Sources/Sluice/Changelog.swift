@@ -2,16 +2,22 @@ import Logging
 import SluiceKafka
 
 /// The Kafka side of state stores: creating their changelog topics and
-/// reading a changelog partition back for a restore. A stream thread has
+/// reading changelog partitions back for restores. A stream thread has
 /// one; tests substitute an in-memory one.
 public protocol ChangelogClient: AnyObject {
     /// Creates the topics that do not exist yet.
     func ensureTopics(_ topics: [NewTopic]) throws
     /// The number of partitions of `topic`.
     func partitionCount(of topic: String) throws -> Int
-    /// Calls `body` with the records of `tp` from offset `start` up to the
-    /// partition's end as of the call, batch by batch, in offset order.
-    func read(_ tp: TopicPartition, from start: Int64, _ body: ([KafkaMessage]) throws -> Void) throws
+    /// The end of `tp` as the broker reports it (its high watermark): some
+    /// brokers report it per batch, so records may follow it.
+    func endOffset(of tp: TopicPartition) throws -> Int64
+    /// Reads exactly these partitions from now on, each from its offset
+    /// (an empty list stops reading).
+    func read(_ positions: [TopicPartitionOffset]) throws
+    /// Up to `maxMessages` records of the partitions being read, in offset
+    /// order per partition, waiting at most `timeout` for the first.
+    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws
 }
 
 /// Changelogs on a Kafka cluster: an admin client and an assign-only
@@ -20,7 +26,6 @@ public protocol ChangelogClient: AnyObject {
 final class KafkaChangelogs: ChangelogClient {
     private let admin: KafkaAdmin
     private let consumer: KafkaConsumer
-    private let logger: Logger
 
     init(config: KafkaConfig, logger: Logger) throws {
         admin = try KafkaAdmin(config: config, logger: logger)
@@ -28,32 +33,19 @@ final class KafkaChangelogs: ChangelogClient {
         consumerConfig["group.id"] = consumerConfig["group.id"].map { "\($0)-restore" } ?? "sluice-restore"
         consumerConfig["enable.auto.commit"] = "false"
         consumerConfig["isolation.level"] = "read_uncommitted"
-        consumer = try KafkaConsumer(config: consumerConfig, logger: logger, maxBatch: 5000)
-        self.logger = logger
+        consumer = try KafkaConsumer(config: consumerConfig, logger: logger, maxBatch: StateRestorer.batchSize)
     }
 
     func ensureTopics(_ topics: [NewTopic]) throws { try admin.createTopics(topics, ifNotExists: true) }
 
     func partitionCount(of topic: String) throws -> Int { try admin.describe(topic: topic).partitions.count }
 
-    func read(_ tp: TopicPartition, from start: Int64, _ body: ([KafkaMessage]) throws -> Void) throws {
-        let end = try admin.watermarks(tp).high
-        guard end > start else { return }
-        try consumer.assign([TopicPartitionOffset(tp, max(start, 0))])
-        defer { try? consumer.assign([]) }
-        var batch: [KafkaMessage] = []
-        let clock = ContinuousClock()
-        var lastRecord = clock.now
-        // Some brokers report the end per batch: a quiet log ends the read too.
-        while clock.now - lastRecord < .seconds(5) {
-            try consumer.poll(maxMessages: 5000, timeout: .milliseconds(200), into: &batch)
-            guard !batch.isEmpty else { continue }
-            lastRecord = clock.now
-            try body(batch)
-            if let last = batch.last, last.offset >= end - 1 { return }
-        }
-        logger.warning("changelog read ended on a quiet log before its reported end",
-                       metadata: ["changelog": "\(tp)", "end": "\(end)"])
+    func endOffset(of tp: TopicPartition) throws -> Int64 { try admin.watermarks(tp).high }
+
+    func read(_ positions: [TopicPartitionOffset]) throws { try consumer.assign(positions) }
+
+    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws {
+        try consumer.poll(maxMessages: maxMessages, timeout: timeout, into: &messages)
     }
 }
 
@@ -66,7 +58,17 @@ enum ChangelogHeader {
         KafkaHeader(position, Array(String(offset).utf8))
     }
 
+    /// The position in `headers`; read digit by digit, as a restore
+    /// decodes one per changelog record.
     static func decode(_ headers: [KafkaHeader]) -> Int64? {
-        headers.first { $0.key == position }?.value.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+        guard let digits = headers.first(where: { $0.key == position })?.value, !digits.isEmpty, digits.count <= 18 else {
+            return nil
+        }
+        var value: Int64 = 0
+        for d in digits {
+            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(d - UInt8(ascii: "0"))
+        }
+        return value
     }
 }

@@ -11,14 +11,26 @@ enum StateLocation {
     case directory(String, StateBudget)
 }
 
-/// How a task's stores are kept: where, which changelog topic logs each,
-/// and how a freshly opened store catches up with its changelog.
+/// How a task's stores are kept: where, and which changelog topic logs each.
 struct TaskStateContext {
     var location = StateLocation.memory
     /// The changelog topic of a store by name; `nil` logs nothing.
     var changelogTopic: (@Sendable (String) -> String)?
-    /// Brings a task's freshly opened store up to date from its changelog.
-    var restore: ((TaskStore, TopicPartition) throws -> Void)?
+
+    /// Opens `task`'s store called `name`: RocksDB under the state
+    /// directory (`<dir>/<topic>-<partition>/<name>`), or memory.
+    func open(_ name: String, of task: TopicPartition) throws -> TaskStore {
+        let bytes: any ByteStore
+        switch location {
+        case .memory:
+            bytes = InMemoryStore()
+        case .directory(let root, let budget):
+            let dir = "\(root)/\(task.topic)-\(task.partition)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            bytes = try RocksDBStore(path: "\(dir)/\(name)", budget: budget)
+        }
+        return TaskStore(name: name, bytes: bytes, changelog: changelogTopic.map { ChangelogPlace(topic: $0(name), task: task) })
+    }
 }
 
 /// The unit of work and of ownership: one input partition, its own
@@ -52,9 +64,11 @@ public final class StreamTask {
     /// Records that arrived after every window they belong to had closed.
     public private(set) var lateCount = 0
 
+    /// Creates the task; `stores` are stores opened (and restored) for it
+    /// beforehand, and any other store opens on first use.
     init(id: TopicPartition, topology: Topology, applicationID: String, collector: RecordCollector,
          clock: WallClock, deadLetterTopic: String, sinks: [String: any Sink] = [:], logger: Logger,
-         stats: ThreadStats? = nil, state: TaskStateContext = TaskStateContext()) throws {
+         stats: ThreadStats? = nil, state: TaskStateContext = TaskStateContext(), stores: [String: TaskStore] = [:]) throws {
         guard let source = topology.sourceNode(forTopic: id.topic) else {
             throw TopologyError("no source reads topic \(id.topic)")
         }
@@ -67,32 +81,15 @@ public final class StreamTask {
         self.logger = logger
         self.stats = stats
         self.state = state
+        self.stores = stores
         root = try topology.instantiate(source: source, task: self)
     }
 
-    /// The task's store called `name`, opened on first use: RocksDB under
-    /// the state directory (`<dir>/<topic>-<partition>/<name>`), or memory.
+    /// The task's store called `name`, opened on first use.
     public func store(named name: String) throws -> TaskStore {
         if let store = stores[name] { return store }
-        let bytes: any ByteStore
-        switch state.location {
-        case .memory:
-            bytes = InMemoryStore()
-        case .directory(let root, let budget):
-            let dir = "\(root)/\(id.topic)-\(id.partition)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            bytes = try RocksDBStore(path: "\(dir)/\(name)", budget: budget)
-        }
-        let store = TaskStore(name: name, bytes: bytes,
-                              changelog: state.changelogTopic.map { ChangelogPlace(topic: $0(name), task: id) })
+        let store = try state.open(name, of: id)
         stores[name] = store
-        do {
-            try state.restore?(store, id)
-        } catch {
-            stores[name] = nil
-            bytes.close()
-            throw error
-        }
         return store
     }
 

@@ -38,8 +38,12 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int)] = []
     /// The number of the last commit point whose state changes were sealed.
     private var lastSeal = 0
-    /// Creates and reads back the stores' changelogs; `nil` without stores.
+    /// Creates the stores' changelogs; `nil` without stores.
     private var changelogs: ChangelogClient?
+    /// Restores the stores of new tasks from their changelogs; `nil` without stores.
+    private var restorer: StateRestorer?
+    /// Restoring partitions to pause once the consumer has them.
+    private var toPause: Set<TopicPartition> = []
     /// Per changelog partition, the offset after the last change delivered
     /// and acknowledged: a sealed batch holds no change below it.
     private var changelogEnds: [TopicPartition: Int64] = [:]
@@ -56,6 +60,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var batch: [KafkaMessage] = []
     private var nextCommit: Int64 = 0
     private var abortBackoff = Duration.milliseconds(100)
+    /// How long a restore waits at its changelog's reported end for records
+    /// past it (ms); see ``StateRestorer``.
+    var restoreQuiet: Int64 = 500
 
     private let stopFlag = Atomic<Bool>(false)
     /// What the thread's tasks have done, readable from other threads.
@@ -160,7 +167,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if full && paused.isEmpty {
             batch.removeAll(keepingCapacity: true)
         } else {
-            try consumer.poll(maxMessages: config.maxPollRecords, timeout: full ? .zero : config.pollTimeout, into: &batch)
+            let wait = full || restorer?.isBusy == true ? Duration.zero : config.pollTimeout
+            try consumer.poll(maxMessages: config.maxPollRecords, timeout: wait, into: &batch)
         }
         if let error = rebalanceError {
             rebalanceError = nil
@@ -178,12 +186,14 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             if task == nil || task!.id.partition != message.partition || task!.id.topic != message.topic {
                 task = tasks[TopicPartition(message.topic, message.partition)]
             }
-            // A record of a partition revoked during this poll belongs to its new owner.
+            // A record of a partition revoked during this poll belongs to its
+            // new owner; one of a restoring task is read again once it starts.
             guard let task else { continue }
             try task.process(message)
             count += 1
         }
         if count > 0 { stats.processed.add(count) }
+        try restoreStores(waiting: batch.isEmpty && !full)
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
         // While paused the wait for records becomes a wait for the sinks.
@@ -351,56 +361,49 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             return NewTopic(config.changelogTopic(store: store.name), partitions: partitions, configs: configs)
         })
         self.changelogs = changelogs
+        restorer = StateRestorer(changelogs: changelogs, clock: clock, logger: logger, stats: stats, quiet: restoreQuiet)
     }
 
     /// How this thread's tasks keep their stores.
     private var taskState: TaskStateContext {
         guard changelogs != nil else { return TaskStateContext(location: state) }
         let config = config
-        return TaskStateContext(location: state, changelogTopic: { config.changelogTopic(store: $0) },
-                                restore: { [unowned self] store, task in try restore(store, of: task) })
+        return TaskStateContext(location: state, changelogTopic: { config.changelogTopic(store: $0) })
     }
 
-    /// Applies to `store` the changes its changelog holds beyond the local
-    /// state: those whose input position is past the store's own and not
-    /// past the task's committed offset (later ones come from processing
-    /// whose input was never committed, and is done again). Reads from the
-    /// store's changelog offset, or the beginning without local state;
-    /// writes in batches, the last with the new position.
-    private func restore(_ store: TaskStore, of task: TopicPartition) throws {
-        guard let changelogs, let place = store.changelog else { return }
-        let committed = try consumer.committed([task], timeout: config.operationTimeout).first?.offset ?? -1
-        let local = store.bytes.position
-        let started = clock.now()
-        var batch = StoreBatch()
-        var read = 0, applied = 0
-        var reached = local?.inputOffset ?? Int64.min
-        var next = local?.changelogOffset ?? 0
-        try changelogs.read(place.partition, from: next) { messages in
-            stats.restored.add(messages.count)
-            for m in messages {
-                read += 1
-                next = m.offset + 1
-                guard let key = m.key, key.starts(with: place.keyPrefix), let position = ChangelogHeader.decode(m.headers),
-                      position > (local?.inputOffset ?? .min), position <= committed else { continue }
-                let storeKey = Array(key.dropFirst(place.keyPrefix.count))
-                if let value = m.value { batch.put(storeKey, value) } else { batch.delete(storeKey) }
-                applied += 1
-                reached = max(reached, position)
-            }
-            // A crash mid-restore repeats it from the old position: applying a change twice is harmless.
-            if batch.changes.count >= 10_000 {
-                try store.bytes.write(batch)
-                batch = StoreBatch()
-                logger.info("restoring state store", metadata: ["store": "\(store.name)", "task": "\(task)", "read": "\(read)"])
-            }
+    /// Creates the task of `tp`, or, when it has stores with changelogs,
+    /// starts restoring them; its partition is paused until they are restored.
+    private func assignTask(_ tp: TopicPartition) throws {
+        let specs = topology.stores(forTopic: tp.topic)
+        guard let restorer, !specs.isEmpty else { return try createTask(tp) }
+        let committed = try consumer.committed([tp], timeout: config.operationTimeout).first?.offset ?? -1
+        var stores: [String: TaskStore] = [:]
+        do {
+            for spec in specs { stores[spec.name] = try taskState.open(spec.name, of: tp) }
+        } catch {
+            for store in stores.values { store.bytes.close() }
+            throw error
         }
-        guard read > 0 else { return }
-        batch.position = StorePosition(inputOffset: max(reached, 0), changelogOffset: next)
-        try store.bytes.write(batch)
-        logger.info("state store restored", metadata: [
-            "store": "\(store.name)", "task": "\(task)", "changelog": "\(place.partition)@\(local?.changelogOffset ?? 0)",
-            "read": "\(read)", "applied": "\(applied)", "committed": "\(committed)", "ms": "\(clock.now() - started)"])
+        restorer.begin(tp, stores: stores, committed: committed)
+        toPause.insert(tp)
+    }
+
+    /// Moves the restores on by a batch (waiting for it when the thread has
+    /// nothing else to do) and starts the tasks whose stores are restored,
+    /// from their committed offsets: input read while they restored is read again.
+    private func restoreStores(waiting: Bool) throws {
+        guard let restorer, restorer.isBusy else { return }
+        if !toPause.isEmpty {
+            try consumer.pause(toPause.filter(restorer.isRestoring).sorted())
+            toPause.removeAll()
+        }
+        for done in try restorer.step(timeout: waiting ? config.pollTimeout : .zero) {
+            try createTask(done.task, stores: done.stores)
+            committed[done.task] = done.committed < 0 ? nil : done.committed
+            if paused.isEmpty { try consumer.resume([done.task]) } else { paused.insert(done.task) }
+            try consumer.seek([TopicPartitionOffset(done.task, done.committed < 0 ? TopicPartitionOffset.beginning : done.committed)],
+                              timeout: config.operationTimeout)
+        }
     }
 
     // MARK: Sinks outside Kafka
@@ -505,7 +508,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }, timeout: config.operationTimeout)
         for p in positions {
             committed[p.topicPartition] = p.offset < 0 ? nil : p.offset
-            try createTask(p.topicPartition)
+            try assignTask(p.topicPartition)
         }
     }
 
@@ -514,6 +517,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                      metadata: ["error": "\(error)"])
         let owned = Array(tasks.keys)
         for tp in owned { tasks.removeValue(forKey: tp)?.close() }
+        cancelRestores(restorer?.restoring ?? [])
         forgetPartitions(owned)
         committed.removeAll()
         try startProducer()
@@ -523,28 +527,48 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     // MARK: Tasks and rebalancing
 
-    private func createTask(_ tp: TopicPartition) throws {
-        tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
-                                   collector: collector, clock: clock,
-                                   deadLetterTopic: config.effectiveDeadLetterTopic,
-                                   sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats,
-                                   state: taskState)
+    /// Creates the task of `tp` with `stores` opened for it beforehand
+    /// (closed if the task cannot be made).
+    private func createTask(_ tp: TopicPartition, stores: [String: TaskStore] = [:]) throws {
+        do {
+            tasks[tp] = try StreamTask(id: tp, topology: topology, applicationID: config.applicationID,
+                                       collector: collector, clock: clock,
+                                       deadLetterTopic: config.effectiveDeadLetterTopic,
+                                       sinks: Dictionary(uniqueKeysWithValues: sinks), logger: logger, stats: stats,
+                                       state: taskState, stores: stores)
+        } catch {
+            for store in stores.values { store.bytes.close() }
+            throw error
+        }
     }
 
     private func closeTasks() {
         for task in tasks.values { task.close() }
         tasks.removeAll()
+        cancelRestores(restorer?.restoring ?? [])
+    }
+
+    /// Stops restoring `partitions`; their stores close.
+    private func cancelRestores(_ partitions: [TopicPartition]) {
+        guard let restorer else { return }
+        toPause.subtract(partitions)
+        do {
+            try restorer.cancel(partitions)
+        } catch {
+            rebalanceError = rebalanceError ?? error
+        }
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition]) {
         do {
-            for tp in partitions where tasks[tp] == nil { try createTask(tp) }
+            for tp in partitions where tasks[tp] == nil && restorer?.isRestoring(tp) != true { try assignTask(tp) }
         } catch {
             rebalanceError = rebalanceError ?? error
         }
     }
 
     func partitionsRevoked(_ partitions: [TopicPartition]) {
+        cancelRestores(partitions)
         let revoked = partitions.filter { tasks[$0] != nil }
         guard !revoked.isEmpty else { return }
         do {
@@ -563,6 +587,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func partitionsLost(_ partitions: [TopicPartition]) {
+        cancelRestores(partitions)
         for tp in partitions {
             tasks.removeValue(forKey: tp)?.close()
             committed.removeValue(forKey: tp)
@@ -599,6 +624,8 @@ struct ThreadStats: Sendable {
     let commits: Metric
     /// Tasks (input partitions) the thread owns now.
     let tasks: Metric
+    /// Tasks whose stores are restoring, not processing yet.
+    let restoring: Metric
 
     init(_ registry: MetricsRegistry, applicationID: String, thread: Int) {
         let labels = [("application", applicationID), ("thread", String(thread))]
@@ -613,6 +640,8 @@ struct ThreadStats: Sendable {
         commits = registry.counter("sluice_commits_total",
                                    help: "Commits of input positions (transactions under exactly_once).", labels: labels)
         tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)
+        restoring = registry.gauge("sluice_restoring_tasks",
+                                   help: "Tasks whose state stores are restoring from their changelogs.", labels: labels)
     }
 }
 

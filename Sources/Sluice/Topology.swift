@@ -38,6 +38,17 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// The stores of the nodes that records of `topic` reach.
+    func stores(forTopic topic: String) -> [StoreSpec] {
+        guard let source = sourceNode(forTopic: topic) else { return [] }
+        var reached: Set<String> = []
+        var next = [source]
+        while let name = next.popLast() {
+            if reached.insert(name).inserted { next += specs[name]?.children ?? [] }
+        }
+        return stores.filter { reached.contains($0.owner) }
+    }
+
     /// Instantiates the nodes reachable from `source` for one task, children first.
     func instantiate(source: String, task: StreamTask) throws -> Node<[UInt8]?> {
         var made: [String: AnyObject] = [:]

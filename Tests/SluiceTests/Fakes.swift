@@ -193,9 +193,31 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
 
     func partitionCount(of topic: String) throws -> Int { partitionCounts[topic] ?? 1 }
 
-    func read(_ tp: TopicPartition, from start: Int64, _ body: ([KafkaMessage]) throws -> Void) throws {
-        let records = (logs[tp] ?? []).filter { $0.offset >= start }
-        if !records.isEmpty { try body(records) }
+    /// Partitions being read and where the next poll reads them.
+    var reading: [TopicPartition: Int64] = [:]
+    /// The most records a poll returns.
+    var pollLimit = Int.max
+    /// What end offsets are reported below the true ones, as a broker that
+    /// reports its end per batch would.
+    var endShortfall: Int64 = 0
+    var polls = 0
+
+    func endOffset(of tp: TopicPartition) throws -> Int64 { max(0, Int64(logs[tp]?.count ?? 0) - endShortfall) }
+
+    func read(_ positions: [TopicPartitionOffset]) throws {
+        reading = Dictionary(uniqueKeysWithValues: positions.map { ($0.topicPartition, $0.offset) })
+    }
+
+    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws {
+        polls += 1
+        messages.removeAll()
+        for tp in reading.keys.sorted() {
+            let log = logs[tp] ?? []
+            while messages.count < min(maxMessages, pollLimit), let next = reading[tp], next < log.count {
+                messages.append(log[Int(next)])
+                reading[tp] = next + 1
+            }
+        }
     }
 
     /// Appends a record at the partition's end and returns its offset.

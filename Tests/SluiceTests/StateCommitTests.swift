@@ -1,5 +1,6 @@
 import Logging
 import SluiceKafka
+import SluiceState
 import Testing
 @testable import Sluice
 
@@ -20,6 +21,11 @@ struct CountAggregator: WindowAggregator {
     let clock = ManualClock(0)
 
     private func thread(_ guarantee: ProcessingGuarantee) throws -> StreamThread {
+        try Self.thread(guarantee, factory: factory, clock: clock)
+    }
+
+    /// A thread counting records per value in 10 s windows of store "counts", from topic "in".
+    static func thread(_ guarantee: ProcessingGuarantee, factory: FakeFactory, clock: ManualClock) throws -> StreamThread {
         let b = TopologyBuilder()
         b.stream(["in"])
             .windowedAggregate(store: "counts", options: WindowedAggregateOptions(windows: try .tumbling(.seconds(10))),
@@ -29,8 +35,11 @@ struct CountAggregator: WindowAggregator {
         config.guarantee = guarantee
         config.commitInterval = .milliseconds(100)
         config.operationTimeout = .milliseconds(10)
-        return StreamThread(index: 0, topology: try b.build(), config: config, processID: "p1", factory: factory,
-                            clock: clock, logger: Logger(label: "test"))
+        let thread = StreamThread(index: 0, topology: try b.build(), config: config, processID: "p1", factory: factory,
+                                  clock: clock, logger: Logger(label: "test"))
+        // The fake changelogs report their true end: nothing can follow it.
+        thread.restoreQuiet = 0
+        return thread
     }
 
     private func statePosition(_ t: StreamThread) -> Int64? { t.tasks[TopicPartition("in", 0)]?.statePosition }
@@ -40,6 +49,7 @@ struct CountAggregator: WindowAggregator {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.atLeastOnce)
         try t.start()
+        try t.step() // assigned: the task restores its (empty) changelog first
         factory.producer.withholdAcknowledgements = true
         clock.advance(by: 100)
         try t.step()
@@ -53,10 +63,12 @@ struct CountAggregator: WindowAggregator {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.exactlyOnce)
         try t.start()
+        try t.step() // assigned: the task restores its (empty) changelog first
         factory.producer.failNextCommit = KafkaError(code: 48, message: "invalid txn state", transactionRequiresAbort: true)
         clock.advance(by: 100)
         try t.step()
         #expect((statePosition(t) ?? 0) == 0, "the aborted transaction's state is dropped with its task, and not restored")
+        try t.step() // the rewound task restores its store again
         clock.advance(by: 100)
         try t.step()
         #expect(factory.producer.events.suffix(2) == ["offsets [in-0@1]", "commit"])
@@ -67,6 +79,7 @@ struct CountAggregator: WindowAggregator {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.atLeastOnce)
         try t.start()
+        try t.step() // assigned: the task restores its (empty) changelog first
         try t.step()
         let task = try #require(t.tasks[TopicPartition("in", 0)])
         let store = try task.store(named: "counts")
@@ -78,6 +91,7 @@ struct CountAggregator: WindowAggregator {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.atLeastOnce)
         try t.start()
+        try t.step() // assigned: the task restores its (empty) changelog first
         clock.advance(by: 100)
         try t.step()
         #expect(factory.changelogs.created.map(\.name) == ["app-counts-changelog"])
@@ -93,6 +107,7 @@ struct CountAggregator: WindowAggregator {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.atLeastOnce)
         try t.start()
+        try t.step() // assigned: the task restores its (empty) changelog first
         clock.advance(by: 100)
         try t.step()
         try t.step()
@@ -109,7 +124,74 @@ struct CountAggregator: WindowAggregator {
         try factory.consumer.subscribe(["in"])
         try t.step()
         #expect(t.stats.restored.current >= 1)
+        try t.step()
         let sent = factory.producer.events.filter { $0.hasPrefix("send out") }
         #expect(sent == ["send out a=2", "send out a=2"], "the window is restored open and its result sent again")
+    }
+}
+
+/// How stores catch up with their changelogs: in batches, between the
+/// thread's other work, and never before the log has shown its true end.
+@Suite struct StateRestoreTests {
+    let factory = FakeFactory()
+    let clock = ManualClock(0)
+    let changelog = TopicPartition("app-counts-changelog", 0)
+
+    /// Appends `count` changes of task in-0's window store at input position 1.
+    private func logChanges(_ count: Int) {
+        for i in 0..<count {
+            let key = Array("in".utf8) + [0] + WindowStore.storeKey(Array("k\(i)".utf8), windowStart: 0)
+            _ = factory.changelogs.append(KafkaMessage(topic: changelog.topic, partition: 0, offset: 0, key: key,
+                                                       value: Array("1".utf8), timestamp: 0,
+                                                       headers: [ChangelogHeader.encode(1)]))
+        }
+    }
+
+    @Test func aTaskRestoringALongChangelogDoesNotHoldUpTheOtherTasks() throws {
+        factory.changelogs.partitionCounts["in"] = 2
+        factory.changelogs.pollLimit = 10
+        logChanges(50)
+        factory.consumer.committedOffsets[TopicPartition("in", 0)] = 1
+        factory.consumer.append("in", 0, "a")
+        factory.consumer.append("in", 0, "b")
+        factory.consumer.append("in", 1, "c")
+        let t = try StateCommitTests.thread(.atLeastOnce, factory: factory, clock: clock)
+        try t.start()
+        try t.step()
+        try t.step()
+        #expect(t.tasks[TopicPartition("in", 1)]?.nextOffset == 1, "the task with nothing to restore runs at once")
+        #expect(t.tasks[TopicPartition("in", 0)] == nil, "the other is still restoring")
+        #expect(t.stats.restoring.current == 1)
+        #expect(factory.consumer.pausedPartitions == [TopicPartition("in", 0)])
+        for _ in 0..<5 { try t.step() }
+        let task = try #require(t.tasks[TopicPartition("in", 0)])
+        #expect(t.stats.restored.current == 50)
+        #expect(t.stats.restoring.current == 0)
+        #expect(factory.consumer.pausedPartitions.isEmpty)
+        #expect(try task.store(named: "counts").committedInputOffset == 1)
+        #expect(task.nextOffset == 2, "it starts at its committed offset, not where the consumer had read to")
+    }
+
+    @Test func aRestoreWaitsAtTheReportedEndForRecordsABrokerReportsLate() throws {
+        logChanges(10)
+        factory.changelogs.endShortfall = 5
+        factory.changelogs.pollLimit = 3
+        let stats = ThreadStats(MetricsRegistry(), applicationID: "app", thread: 0)
+        let restorer = StateRestorer(changelogs: factory.changelogs, clock: clock, logger: Logger(label: "test"),
+                                     stats: stats, quiet: 500)
+        let store = TaskStore(name: "counts", bytes: InMemoryStore(),
+                              changelog: ChangelogPlace(topic: changelog.topic, task: TopicPartition("in", 0)))
+        restorer.begin(TopicPartition("in", 0), stores: ["counts": store], committed: 1)
+        for _ in 0..<5 { #expect(try restorer.step(timeout: .zero).isEmpty) }
+        #expect(stats.restored.current == 10, "it read past the reported end")
+        #expect(restorer.isBusy, "a log that has not been quiet for long enough may hold more")
+        clock.advance(by: 500)
+        let done = try restorer.step(timeout: .zero)
+        #expect(done.map(\.task) == [TopicPartition("in", 0)])
+        #expect(done.first?.committed == 1)
+        #expect(store.committedInputOffset == 1)
+        var keys = 0
+        try store.bytes.scan(from: [], to: nil) { _, _ in keys += 1; return true }
+        #expect(keys == 10, "every change")
     }
 }

@@ -1,0 +1,222 @@
+import Logging
+import SluiceKafka
+import SluiceState
+
+/// Brings the stores of a stream thread's new tasks up to date from their
+/// changelogs, a batch at a time between the thread's other work, so that a
+/// long restore never holds up the tasks that are running.
+///
+/// A store applies the changes its changelog holds beyond its local state:
+/// those whose input position is past the store's own and not past the
+/// task's committed offset (later ones come from processing whose input
+/// was never committed, and is done again). It reads from the store's
+/// changelog offset, or from the beginning without local state, and writes
+/// in batches, the last with the new position. A store is restored once it
+/// has read to the partition's reported end and the log has stayed quiet
+/// for ``quiet`` milliseconds: some brokers report the end per batch, so
+/// records may follow it (see `isRestored`).
+final class StateRestorer {
+    /// Changes read per poll and written per store batch.
+    static let batchSize = 10_000
+
+    /// A task whose stores are restoring; it starts once all are.
+    private struct Task {
+        var stores: [String: TaskStore]
+        var remaining: Int
+        /// The task's committed input offset (`-1` without one).
+        let committed: Int64
+    }
+
+    /// A task whose stores are all restored.
+    struct Restored {
+        let task: TopicPartition
+        let stores: [String: TaskStore]
+        /// Its committed input offset (`-1` without one): where its input resumes.
+        let committed: Int64
+    }
+
+    /// One store catching up with its changelog partition.
+    private final class StoreRestore {
+        let task: TopicPartition
+        let store: TaskStore
+        let place: ChangelogPlace
+        /// The store's local position before the restore.
+        let local: StorePosition?
+        let committed: Int64
+        var next: Int64
+        var end: Int64 = 0
+        var started: Int64 = 0
+        var lastRecord: Int64 = 0
+        var batch = StoreBatch()
+        var read = 0, applied = 0, logged = 0
+        var reached: Int64
+
+        init(task: TopicPartition, store: TaskStore, place: ChangelogPlace, committed: Int64) {
+            self.task = task
+            self.store = store
+            self.place = place
+            self.committed = committed
+            local = store.bytes.position
+            next = local?.changelogOffset ?? 0
+            reached = local?.inputOffset ?? .min
+        }
+
+        /// Applies one changelog record if it belongs to this task and reflects committed input.
+        func apply(_ m: KafkaMessage) {
+            read += 1
+            next = m.offset + 1
+            guard let key = m.key, key.starts(with: place.keyPrefix), let position = ChangelogHeader.decode(m.headers),
+                  position > (local?.inputOffset ?? .min), position <= committed else { return }
+            let storeKey = Array(key[place.keyPrefix.count...])
+            if let value = m.value { batch.put(storeKey, value) } else { batch.delete(storeKey) }
+            applied += 1
+            reached = max(reached, position)
+        }
+    }
+
+    private let changelogs: ChangelogClient
+    private let clock: WallClock
+    private let logger: Logger
+    private let stats: ThreadStats
+    /// How long a store waits, at its changelog's reported end, for records past it (ms).
+    let quiet: Int64
+    private var tasks: [TopicPartition: Task] = [:] {
+        didSet { stats.restoring.set(tasks.count) }
+    }
+    /// Restores reading their changelog partition, by that partition.
+    private var active: [TopicPartition: StoreRestore] = [:]
+    /// Restores whose changelog partition another restore is reading, oldest first.
+    private var waiting: [StoreRestore] = []
+    private var messages: [KafkaMessage] = []
+
+    init(changelogs: ChangelogClient, clock: WallClock, logger: Logger, stats: ThreadStats, quiet: Int64 = 500) {
+        self.changelogs = changelogs
+        self.clock = clock
+        self.logger = logger
+        self.stats = stats
+        self.quiet = quiet
+    }
+
+    /// Whether any task is restoring.
+    var isBusy: Bool { !tasks.isEmpty }
+
+    /// Whether `task` is restoring.
+    func isRestoring(_ task: TopicPartition) -> Bool { tasks[task] != nil }
+
+    /// Starts restoring `stores` (opened, each with a changelog) of `task`,
+    /// whose committed input offset is `committed` (`-1` without one).
+    func begin(_ task: TopicPartition, stores: [String: TaskStore], committed: Int64) {
+        tasks[task] = Task(stores: stores, remaining: stores.count, committed: committed)
+        for store in stores.values.sorted(by: { $0.name < $1.name }) {
+            waiting.append(StoreRestore(task: task, store: store, place: store.changelog!, committed: committed))
+        }
+    }
+
+    /// The tasks restoring.
+    var restoring: [TopicPartition] { Array(tasks.keys) }
+
+    /// Stops restoring `partitions` and closes their stores; what was
+    /// written stays (a later restore starts again from the stores' positions).
+    func cancel(_ partitions: some Sequence<TopicPartition>) throws {
+        let gone = Set(partitions).filter { tasks[$0] != nil }
+        guard !gone.isEmpty else { return }
+        waiting.removeAll { gone.contains($0.task) }
+        let stopped = active.filter { gone.contains($0.value.task) }.keys
+        for tp in stopped { active[tp] = nil }
+        for tp in gone { for store in tasks.removeValue(forKey: tp)!.stores.values { store.bytes.close() } }
+        if !stopped.isEmpty { try changelogs.read(positions) }
+    }
+
+    /// Reads one batch of changelog records (waiting up to `timeout` for
+    /// it) and applies it; returns the tasks whose stores are all restored.
+    func step(timeout: Duration) throws -> [Restored] {
+        guard isBusy else { return [] }
+        try activate()
+        try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout, into: &messages)
+        let now = clock.now()
+        if !messages.isEmpty { stats.restored.add(messages.count) }
+        for m in messages {
+            guard let restore = active[TopicPartition(m.topic, m.partition)], m.offset >= restore.next else { continue }
+            restore.apply(m)
+            restore.lastRecord = now
+        }
+        var done: [Restored] = []
+        var finished = false
+        for (tp, restore) in active {
+            if isRestored(restore, now: now) {
+                try finish(restore, now: now)
+                active[tp] = nil
+                finished = true
+                tasks[restore.task]!.remaining -= 1
+                if let task = tasks[restore.task], task.remaining == 0 {
+                    tasks[restore.task] = nil
+                    done.append(Restored(task: restore.task, stores: task.stores, committed: task.committed))
+                }
+            } else if restore.batch.changes.count >= Self.batchSize {
+                try write(restore)
+            }
+        }
+        if finished { try changelogs.read(positions) }
+        return done
+    }
+
+    /// Whether `restore` has read its whole changelog partition: up to the
+    /// reported end, but for the one marker a transaction that wrote to it
+    /// may have left there (markers are never delivered), and nothing more
+    /// for ``quiet`` ms; or nothing at all for ten times that, whatever the
+    /// broker reported.
+    private func isRestored(_ restore: StoreRestore, now: Int64) -> Bool {
+        let silent = now - restore.lastRecord
+        if restore.next >= restore.end - 1, silent >= quiet { return true }
+        guard silent > 0, silent >= 10 * quiet else { return false }
+        logger.warning("changelog read ended on a quiet log before its reported end",
+                       metadata: ["changelog": "\(restore.place.partition)@\(restore.next)", "end": "\(restore.end)"])
+        return true
+    }
+
+    /// The positions of the partitions being read.
+    private var positions: [TopicPartitionOffset] {
+        active.map { TopicPartitionOffset($0.key, $0.value.next) }.sorted { $0.topicPartition < $1.topicPartition }
+    }
+
+    /// Starts reading for waiting restores whose changelog partition is free.
+    private func activate() throws {
+        var started = false
+        var i = 0
+        while i < waiting.count {
+            let restore = waiting[i]
+            guard active[restore.place.partition] == nil else { i += 1; continue }
+            waiting.remove(at: i)
+            restore.end = try changelogs.endOffset(of: restore.place.partition)
+            restore.started = clock.now()
+            restore.lastRecord = restore.started
+            active[restore.place.partition] = restore
+            started = true
+        }
+        if started { try changelogs.read(positions) }
+    }
+
+    /// Writes a full batch; a crash mid-restore repeats it from the old
+    /// position, and applying a change twice is harmless.
+    private func write(_ restore: StoreRestore) throws {
+        try restore.store.bytes.write(restore.batch)
+        restore.batch = StoreBatch()
+        if restore.read - restore.logged >= 100_000 {
+            restore.logged = restore.read
+            logger.info("restoring state store", metadata: [
+                "store": "\(restore.store.name)", "task": "\(restore.task)", "read": "\(restore.read)",
+                "changelog": "\(restore.place.partition)@\(restore.next)", "end": "\(restore.end)"])
+        }
+    }
+
+    /// Writes the last batch with the position the store has reached.
+    private func finish(_ restore: StoreRestore, now: Int64) throws {
+        guard restore.read > 0 else { return }
+        restore.batch.position = StorePosition(inputOffset: max(restore.reached, 0), changelogOffset: restore.next)
+        try restore.store.bytes.write(restore.batch)
+        logger.info("state store restored", metadata: [
+            "store": "\(restore.store.name)", "task": "\(restore.task)",
+            "changelog": "\(restore.place.partition)@\(restore.local?.changelogOffset ?? 0)", "read": "\(restore.read)",
+            "applied": "\(restore.applied)", "committed": "\(restore.committed)", "ms": "\(now - restore.started)"])
+    }
+}
