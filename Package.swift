@@ -47,7 +47,7 @@ let package = Package(
                 exclude: ["nginx-json-classify.yaml", "nginx-classify.yaml", "syslog-ingest.yaml", "logs-to-elasticsearch.yaml",
                           "statsd-rollup.yaml"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Sluice", "SluiceKafka", "SluiceConfig", "SluiceTransforms", "SluiceExamples",
+            "Sluice", "SluiceKafka", "SluiceState", "SluiceConfig", "SluiceTransforms", "SluiceExamples",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -9,6 +9,9 @@
 #   bench.sh aggregate [ARGS]
 #                       the windowed rollup example (RocksDB and changelog)
 #                       against a bare consumer
+#   bench.sh restore [ARGS]
+#                       a full restore of the rollup example's state from its
+#                       changelog against a bare consumer of that changelog
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -17,6 +20,7 @@ services=(kafka)
 extra=()
 if [[ "${1:-}" == es ]]; then shift; services+=(es); extra=(--elasticsearch "$SLUICE_ES_URL"); fi
 if [[ "${1:-}" == aggregate ]]; then shift; extra=(--aggregate); fi
+if [[ "${1:-}" == restore ]]; then shift; extra=(--restore); fi
 
 bash scripts/install.sh
 owned=$(bash scripts/services.sh status "${services[@]}" | grep -c stopped || true)

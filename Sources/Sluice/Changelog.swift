@@ -29,7 +29,8 @@ final class KafkaChangelogs: ChangelogClient {
 
     init(config: KafkaConfig, logger: Logger) throws {
         admin = try KafkaAdmin(config: config, logger: logger)
-        var consumerConfig = config
+        // A stream thread's consumer settings: its bounded prefetch queue, say.
+        var consumerConfig = StreamsConfig.consumerDefaults.merging(config)
         consumerConfig["group.id"] = consumerConfig["group.id"].map { "\($0)-restore" } ?? "sluice-restore"
         consumerConfig["enable.auto.commit"] = "false"
         consumerConfig["isolation.level"] = "read_uncommitted"
@@ -51,10 +52,12 @@ final class KafkaChangelogs: ChangelogClient {
 
 /// The header a changelog record carries: the input offset its store's
 /// state had reached (the first input record it does not reflect).
-enum ChangelogHeader {
-    static let position = "sluice.position"
+public enum ChangelogHeader {
+    /// The header's key.
+    public static let position = "sluice.position"
 
-    static func encode(_ offset: Int64) -> KafkaHeader {
+    /// The header for input position `offset`.
+    public static func encode(_ offset: Int64) -> KafkaHeader {
         KafkaHeader(position, Array(String(offset).utf8))
     }
 

@@ -108,6 +108,9 @@ public final class StreamApplication: Sendable {
     /// Changelog records read by state store restores so far.
     public var restoredCount: Int { threads.reduce(0) { $0 + $1.stats.restored.current } }
 
+    /// Tasks whose state stores are restoring now.
+    public var restoringTaskCount: Int { threads.reduce(0) { $0 + $1.stats.restoring.current } }
+
     /// Records sent to the dead-letter topic so far.
     public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.current } }
 

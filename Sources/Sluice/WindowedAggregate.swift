@@ -99,6 +99,27 @@ public struct WindowedAggregateOptions: Sendable {
     }
 }
 
+/// How a windowed aggregate keeps its state in its window store: each
+/// window's aggregate under its start and key; after every window, under
+/// the largest start, the values gauges carry into following windows and
+/// the mark before which every window is closed.
+public enum AggregateStoreLayout {
+    static var metaStart: Int64 { .max }
+    static var closedKey: [UInt8] { [0] }
+
+    /// The store key of the value `key` carries into following windows.
+    static func carriedKey(_ key: [UInt8]) -> [UInt8] { WindowStore.storeKey([1] + key, windowStart: metaStart) }
+
+    /// The store entry that marks every window starting before `start`
+    /// closed: windows under it stay in the store until their segment
+    /// expires, but never open again (nor are they read back into memory).
+    public static func closedMark(before start: Int64) -> (key: [UInt8], value: [UInt8]) {
+        var mark: [UInt8] = []
+        mark.appendBigEndian(start)
+        return (WindowStore.storeKey(closedKey, windowStart: metaStart), mark)
+    }
+}
+
 /// A windowed aggregate in one task: the open windows live in memory as
 /// aggregates (no decoding per record); at each commit the changed ones go
 /// to the task's window store, with the task's position, in one batch.
@@ -149,9 +170,6 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     /// The largest record time this step has seen in this task.
     private var streamTime = Int64.min
 
-    private static var metaStart: Int64 { .max }
-    private static var closedKey: [UInt8] { [0] }
-    private static func carriedKey(_ key: [UInt8]) -> [UInt8] { [1] + key }
 
     init(name: String, aggregator: A, options: WindowedAggregateOptions, store: TaskStore, task: StreamTask,
          emit: @escaping (Record<Result>) throws -> Void) throws {
@@ -182,16 +200,16 @@ final class WindowedAggregateNode<A: WindowAggregator> {
 
     /// Reads the open windows, the carried values and the closed mark back from the store.
     private func load() throws {
-        try store.bytes.scan(from: WindowStore.storeKey([], windowStart: Self.metaStart), to: nil) { k, v in
+        try store.bytes.scan(from: WindowStore.storeKey([], windowStart: AggregateStoreLayout.metaStart), to: nil) { k, v in
             let (_, key) = WindowStore.split(k)
-            if key == Self.closedKey {
+            if key == AggregateStoreLayout.closedKey {
                 closedBefore = [UInt8](v).readBigEndian(at: 0)
             } else if key.first == 1 {
                 carried[Array(key.dropFirst())] = try aggregator.decode([UInt8](v))
             }
             return true
         }
-        try windowStore.windows(from: closedBefore, to: Self.metaStart) { start, key, value in
+        try windowStore.windows(from: closedBefore, to: AggregateStoreLayout.metaStart) { start, key, value in
             open[Slot(start: start, key: key)] = Entry(aggregate: try aggregator.decode([UInt8](value)), dirty: false)
             keysByStart[start, default: []].append(key)
             return true
@@ -310,14 +328,13 @@ final class WindowedAggregateNode<A: WindowAggregator> {
             }
             for key in carriedDirty {
                 if let value = carried[key] {
-                    batch.put(WindowStore.storeKey(Self.carriedKey(key), windowStart: Self.metaStart), aggregator.encode(value))
+                    batch.put(AggregateStoreLayout.carriedKey(key), aggregator.encode(value))
                 }
             }
             carriedDirty.removeAll()
             if closedBeforeDirty {
-                var mark: [UInt8] = []
-                mark.appendBigEndian(closedBefore)
-                batch.put(WindowStore.storeKey(Self.closedKey, windowStart: Self.metaStart), mark)
+                let mark = AggregateStoreLayout.closedMark(before: closedBefore)
+                batch.put(mark.key, mark.value)
                 closedBeforeDirty = false
             }
             windowStore.expire(streamTime: streamTime, into: &batch)

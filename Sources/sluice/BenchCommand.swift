@@ -20,7 +20,9 @@ struct BenchCommand: ParsableCommand {
         with p90 and p99; RocksDB state and changelog) against a bare consumer that only reads. \
         With --elasticsearch URL: the Elasticsearch sink fed from the broker against a bare consumer feeding a bare \
         bulk indexer (5,000-document requests of the same documents and ids), and Elasticsearch alone (the requests \
-        built beforehand, no broker), each into a fresh index.
+        built beforehand, no broker), each into a fresh index. \
+        With --restore: a full restore of the rollup example's state (--records changelog records of timer aggregates, \
+        into a new state directory each round) against a bare consumer reading the same changelog.
         """)
 
     @OptionGroup var kafka: KafkaOptions
@@ -36,10 +38,13 @@ struct BenchCommand: ParsableCommand {
     var watches: [String] = []
     @Flag(help: "Measure the windowed rollup example (RocksDB and changelog) against a bare consumer instead.")
     var aggregate = false
+    @Flag(help: "Measure a full restore of the rollup example's state against a bare consumer of its changelog instead.")
+    var restore = false
 
     private var phases: [BenchPhase] {
         if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink, .bulkAlone] }
         if aggregate { return [.consumeCeiling, .rollup] }
+        if restore { return [.changelogCeiling, .restore] }
         return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile]
     }
 
@@ -48,11 +53,13 @@ struct BenchCommand: ParsableCommand {
         let config = try kafka.config()
         let run = KafkaOptions.runName("bench")
         let input = "\(run)-in"
-        let generator: any IndexedRecordGenerator = topology == nil || elasticsearch != nil || aggregate
-            ? NginxLogGenerator() : MixedLogGenerator()
-        let size = (0..<1000).reduce(0) { $0 + generator.record($1).value.count } / 1000
-        print("generating \(records) \(topology == nil || elasticsearch != nil || aggregate ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
-        try generator.produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
+        if restore {
+            let state = RestoreBenchState(input: input, partitions: partitions, records: records)
+            print("writing \(records) changelog records into \(state.changelog)…")
+            try state.prepare(config: config, logger: logger)
+        } else {
+            try generate(input, config: config, logger: logger)
+        }
 
         // Phases alternate over several rounds and each reports its median:
         // the broker shares the machine, and one run's figure is noise.
@@ -68,7 +75,7 @@ struct BenchCommand: ParsableCommand {
         }
         let median = samples.mapValues { BenchResult.median($0) }
         let ceiling = median[phases[0]]!.recordsPerSecond
-        print("\n\(records) records of ~\(size) B, \(threads) stream thread(s), median of \(rounds) rounds:\n")
+        print("\n\(records) records, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         let names = try watched().map(\.name)
         print("| phase | records/s | × ceiling | CPU s | peak RSS MB | request p50 / p99 ms |"
               + names.map { " \($0) CPU s |" }.joined())
@@ -80,6 +87,15 @@ struct BenchCommand: ParsableCommand {
                          (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
                   + r.serviceCPU.map { String(format: " %.1f |", $0) }.joined())
         }
+    }
+
+    /// Writes the records of the phases into `input`.
+    private func generate(_ input: String, config: KafkaConfig, logger: Logger) throws {
+        let nginx = topology == nil || elasticsearch != nil || aggregate
+        let generator: any IndexedRecordGenerator = nginx ? NginxLogGenerator() : MixedLogGenerator()
+        let size = (0..<1000).reduce(0) { $0 + generator.record($1).value.count } / 1000
+        print("generating \(records) \(nginx ? "nginx-like JSON records" : "mixed text lines") (~\(size) B) into \(input)…")
+        try generator.produce(0..<records, topic: input, partitions: partitions, config: config, logger: logger)
     }
 
     /// The processes named by `--watch`.
@@ -173,6 +189,7 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case dryRun = "dry_run", topologyFile = "topology_file"
     case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink", bulkAlone = "bulk_alone"
     case consumeCeiling = "consume_ceiling", rollup
+    case changelogCeiling = "changelog_ceiling", restore
 
     var title: String {
         switch self {
@@ -187,6 +204,8 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .bulkAlone: "(h) Elasticsearch alone, no broker"
         case .consumeCeiling: "(i) bare consume"
         case .rollup: "(j) windowed rollup, RocksDB + changelog"
+        case .changelogCeiling: "(k) bare consume of the changelog"
+        case .restore: "(l) full restore into RocksDB"
         }
     }
 }
@@ -220,7 +239,11 @@ struct BenchPhaseCommand: ParsableCommand {
         case .bulkCeiling: try bulkFromBroker(url, config, logger)
         case .bulkAlone: try bulkAlone(url)
         case .elasticsearchSink: try elasticsearchSink(url, config, logger)
-        case .consumeCeiling: PhaseOutcome(seconds: try consumeLoop(config, logger))
+        case .consumeCeiling: PhaseOutcome(seconds: try consumeLoop(input, config, logger))
+        case .changelogCeiling:
+            PhaseOutcome(seconds: try consumeLoop(RestoreBenchState(input: input, partitions: partitions, records: records).changelog,
+                                                  config, logger))
+        case .restore: PhaseOutcome(seconds: try runRestore(config, logger))
         case .rollup: PhaseOutcome(seconds: try runRollup(config, logger))
         default: PhaseOutcome(seconds: try runTopology(config, logger))
         }
@@ -249,9 +272,9 @@ struct BenchPhaseCommand: ParsableCommand {
     }
 
     /// The ceiling of a topology that writes little: one consumer reading
-    /// every record, nothing else.
-    private func consumeLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        let consumer = try bareConsumer(config, logger)
+    /// every record of `topic`, nothing else.
+    private func consumeLoop(_ topic: String, _ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        let consumer = try bareConsumer(config, logger, topic: topic)
         var batch: [KafkaMessage] = []
         var read = 0, bytes = 0
         var start: ContinuousClock.Instant?
@@ -278,13 +301,35 @@ struct BenchPhaseCommand: ParsableCommand {
         return try timed(StreamApplication(topology: topology, config: streams, logger: logger))
     }
 
+    /// A full restore of the rollup example's state (see
+    /// ``RestoreBenchState``) by an application with a new state directory:
+    /// seconds from the first changelog record read to the last task restored.
+    private func runRestore(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        let state = RestoreBenchState(input: input, partitions: partitions, records: records)
+        var streams = StreamsConfig(applicationID: state.applicationID, kafka: config)
+        streams.consumer = KafkaOptions.groupTimings
+        streams.threads = threads
+        streams.stateDirectory = NSTemporaryDirectory() + "sluice-bench-\(runName)"
+        defer { try? FileManager.default.removeItem(atPath: streams.stateDirectory) }
+        let app = try StreamApplication(topology: try NginxRollup.topology(input: input, output: "\(runName)-rollup-out"),
+                                        config: streams, logger: logger)
+        app.start()
+        while app.restoredCount == 0 { blockThread(for: .milliseconds(1)) }
+        let start = ContinuousClock.now
+        while app.restoredCount < records || app.restoringTaskCount > 0 { blockThread(for: .milliseconds(1)) }
+        let elapsed = ContinuousClock.now - start
+        app.stop()
+        try app.wait()
+        return elapsed.seconds
+    }
+
     /// A consumer of the input with a stream thread's client settings (so
     /// that a ratio to a ceiling measures the engine), in a group of the phase's own.
-    func bareConsumer(_ config: KafkaConfig, _ logger: Logger) throws -> KafkaConsumer {
+    func bareConsumer(_ config: KafkaConfig, _ logger: Logger, topic: String? = nil) throws -> KafkaConsumer {
         var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
         consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
         let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
-        try consumer.subscribe([input])
+        try consumer.subscribe([topic ?? input])
         return consumer
     }
 
