@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceKafka", "SluiceState"]),
         .testTarget(name: "SluiceTransformsTests", dependencies: ["SluiceTransforms", "Sluice"]),
         .testTarget(name: "SluiceSinksTests", dependencies: ["SluiceSinks", "Sluice", "SluiceKafka", "SluiceTransforms"]),
-        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka", "SluiceSinks"]),
         .testTarget(name: "SluiceExamplesTests", dependencies: ["SluiceExamples", "SluiceConfig", "SluiceTransforms", "Sluice", "SluiceKafka"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Sluice", "SluiceKafka", "SluiceExamples", "SluiceSinks", "SluiceTransforms"]),
     ],

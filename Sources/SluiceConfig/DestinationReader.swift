@@ -3,8 +3,8 @@ import SluiceSinks
 import SluiceTransforms
 import Yams
 
-/// Reads the `destinations` mapping: per name, a Kafka `topic` or an
-/// `elasticsearch` block.
+/// Reads the `destinations` mapping: per name, a Kafka `topic`, an
+/// `elasticsearch` block, or a `statsd` or `graphite` server for rollups.
 struct DestinationReader {
     let reader: YAMLReader
 
@@ -17,23 +17,60 @@ struct DestinationReader {
 
     func destinations(_ node: Node) -> [DestinationSpec]? {
         guard case .mapping(let mapping) = node else {
-            reader.report(node, "expected destinations as a mapping of names to {topic: …} or {elasticsearch: …}")
+            reader.report(node, "expected destinations as a mapping of names to {topic: …}, {elasticsearch: …}, {statsd: …} or {graphite: …}")
             return nil
         }
+        let kinds = ["topic", "elasticsearch"] + MetricLineDestination.Format.allCases.map(\.rawValue)
         return mapping.compactMap { key, value in
             guard let name = reader.string(key, "a destination name"),
-                  let fields = reader.mapping(value, "destination '\(name)' (a topic or an elasticsearch block)",
-                                              allowed: ["topic", "elasticsearch"]) else { return nil }
-            switch (fields["topic"], fields["elasticsearch"]) {
-            case (let topic?, nil):
-                return reader.string(topic, "a topic").map { DestinationSpec(name: name, target: .topic($0)) }
-            case (nil, let block?):
-                return elasticsearch(block, name: name).map { DestinationSpec(name: name, target: .elasticsearch($0)) }
-            default:
-                reader.report(value, "expected destination '\(name)' to have either `topic` or `elasticsearch`")
+                  let fields = reader.mapping(value, "destination '\(name)' (a topic, or an elasticsearch, statsd or graphite block)",
+                                              allowed: kinds) else { return nil }
+            let given = kinds.filter { fields[$0] != nil }
+            guard given.count == 1, let kind = given.first, let block = fields[kind] else {
+                reader.report(value, "expected destination '\(name)' to have exactly one of `topic`, `elasticsearch`, `statsd` or `graphite`")
                 return nil
             }
+            switch kind {
+            case "topic": return reader.string(block, "a topic").map { DestinationSpec(name: name, target: .topic($0)) }
+            case "elasticsearch":
+                return elasticsearch(block, name: name).map { DestinationSpec(name: name, target: .elasticsearch($0)) }
+            default:
+                return metricLines(block, format: MetricLineDestination.Format(rawValue: kind)!)
+                    .map { DestinationSpec(name: name, target: .metricLines($0)) }
+            }
         }
+    }
+
+    /// A `statsd` block (`address`, `protocol` udp or tcp, `prefix`,
+    /// `max_datagram`) or a `graphite` block (`address`, `prefix`; TCP).
+    private func metricLines(_ node: Node, format: MetricLineDestination.Format) -> MetricLineDestination? {
+        let allowed = format == .statsd ? ["address", "protocol", "prefix", "max_datagram"] : ["address", "prefix"]
+        guard let fields = reader.mapping(node, "a \(format.rawValue) destination", allowed: allowed, required: ["address"]),
+              let addressNode = fields["address"], let address = reader.string(addressNode, "an address") else { return nil }
+        guard let (host, port) = Self.hostAndPort(address) else {
+            reader.report(addressNode, "expected an address as host:port (port 1 to 65535), found '\(address)'")
+            return nil
+        }
+        var destination = MetricLineDestination(format: format,
+                                                config: MetricLineSinkConfig(host: host, port: port, transport: format == .statsd ? .udp : .tcp),
+                                                prefix: "stats")
+        var ok = true
+        func read<T>(_ key: String, _ parse: (Node) -> T?, into apply: (T) -> Void) {
+            ok = fields.read(key, parse, into: apply) && ok
+        }
+        read("protocol", { reader.choice($0, "protocol", as: MetricLineSinkConfig.Transport.self) }) { destination.config.transport = $0 }
+        read("prefix", { reader.string($0, "a name prefix") }) { destination.prefix = $0 }
+        read("max_datagram", { reader.int($0, "max_datagram", atLeast: 64) }) { destination.config.maxDatagram = $0 }
+        return ok ? destination : nil
+    }
+
+    /// `host:port`, `[v6 address]:port`.
+    static func hostAndPort(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (1...65535).contains(port) else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
     }
 
     private func elasticsearch(_ node: Node, name: String) -> ElasticsearchDestination? {

@@ -7,6 +7,8 @@ struct StepReader {
     let reader: YAMLReader
     /// The destinations' names, by index.
     let destinations: [String]
+    /// The destinations that take only rollups (StatsD and Graphite servers).
+    let rollupOnly: Set<String>
     private let aggregateReader: AggregateReader
     /// The aggregate steps read so far; a step sends to aggregate `i` as
     /// destination `destinations.count + i`.
@@ -27,6 +29,7 @@ struct StepReader {
     init(reader: YAMLReader, destinations: [DestinationSpec] = [], statsdSources: Bool = false) {
         self.reader = reader
         self.destinations = destinations.map(\.name)
+        rollupOnly = Set(destinations.compactMap { if case .metricLines = $0.target { $0.name } else { nil } })
         aggregateReader = AggregateReader(reader: reader, destinations: destinations, statsdSources: statsdSources)
     }
 
@@ -175,6 +178,10 @@ struct StepReader {
 
     func destination(_ node: Node) -> Int? {
         guard let name = reader.string(node, "a destination") else { return nil }
+        if rollupOnly.contains(name) {
+            reader.report(node, "destination '\(name)' takes only rollups (StatsD or Graphite lines): name it in an aggregate step's `to`")
+            return nil
+        }
         if let index = destinations.firstIndex(of: name) { return index }
         let hint = didYouMean(name, among: destinations)
         reader.report(node, "unknown destination '\(name)'\(hint) (declared: \(destinations.joined(separator: ", ")))")

@@ -9,6 +9,9 @@ public struct Routed: Sendable {
     public var destination: Int
     /// The event; `nil` for a tombstone, which only Elasticsearch destinations get.
     public var event: Event?
+    /// The rollup the event shows, for a rollup (StatsD and Graphite
+    /// destinations write its lines).
+    public var rollup: Rollup? = nil
 }
 
 /// A value that is not what its source's format promises.
@@ -85,22 +88,29 @@ extension TopologySpec {
     /// otherwise it fails to decode and goes to the dead-letter topic.
     public func topology() throws -> Topology {
         let builder = TopologyBuilder()
-        let search = destinations.indices.filter { destinations[$0].topic == nil }
+        let sinks = destinations.indices.filter { destinations[$0].topic == nil }
+        let search = sinks.filter { if case .elasticsearch = destinations[$0].target { true } else { false } }
         let outputs = steps(builder, sources: sources.map(\.topics), tombstoneDestinations: search)
-        guard !search.isEmpty else {
+        guard !sinks.isEmpty else {
             toTopics(outputs)
             return try builder.build()
         }
-        // Each Elasticsearch destination is a branch of its own; the topics share the rest.
+        // Each destination outside Kafka is a branch of its own; the topics share the rest.
         var split = outputs.split(named: "destinations")
-        for i in search { split = split.branch(destinations[i].name) { $0.value.destination == i } }
+        for i in sinks { split = split.branch(destinations[i].name) { $0.value.destination == i } }
         // Parentheses keep the default branch's name apart from any destination's.
-        let branches = search.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
+        let branches = sinks.count == destinations.count ? split.noDefaultBranch() : split.defaultBranch("(topics)")
         if let topics = branches["(topics)"] { toTopics(topics) }
-        for i in search {
-            guard case .elasticsearch(let es) = destinations[i].target else { continue }
+        for i in sinks {
             let name = destinations[i].name
-            branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
+            switch destinations[i].target {
+            case .elasticsearch(let es):
+                branches[name]!.to(.elasticsearch(name, es.config), named: "to-\(name)", documents: es.documents) { $0.value.event }
+            case .metricLines(let m):
+                branches[name]!.to(.metricLines(name, m.config), named: "to-\(name)") { $0.value.rollup.map(m.lines) }
+            case .topic:
+                continue
+            }
         }
         return try builder.build()
     }
@@ -159,7 +169,7 @@ extension TopologySpec {
                     let rollup = Rollup(result.value, options: aggregate.timers)
                     let key = Array(rollup.documentID.utf8), event = rollup.event
                     return aggregate.destinations.map {
-                        Record(key: key, value: Routed(destination: $0, event: event), timestamp: result.timestamp,
+                        Record(key: key, value: Routed(destination: $0, event: event, rollup: rollup), timestamp: result.timestamp,
                                provenance: result.provenance)
                     }
                 }

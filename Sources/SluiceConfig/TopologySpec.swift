@@ -84,12 +84,14 @@ public struct DestinationSpec: Sendable {
     /// Where the records go.
     public var target: Target
 
-    /// A Kafka topic or an Elasticsearch index.
+    /// A Kafka topic, an Elasticsearch index, or a StatsD or Graphite server.
     public enum Target: Sendable {
         /// A Kafka topic.
         case topic(String)
         /// Elasticsearch, through a bulk sink.
         case elasticsearch(ElasticsearchDestination)
+        /// A StatsD or Graphite server, which takes only rollups.
+        case metricLines(MetricLineDestination)
     }
 
     /// The Kafka topic, if the destination is one.
@@ -102,7 +104,40 @@ public struct DestinationSpec: Sendable {
         switch target {
         case .topic(let topic): "topic \(topic)"
         case .elasticsearch(let es): "elasticsearch \(es.documents.index)"
+        case .metricLines(let m): "\(m.format.rawValue) \(m.config.transport.rawValue)://\(m.config.host):\(m.config.port)"
         }
+    }
+}
+
+/// A StatsD or Graphite server that rollups go to as lines, named as
+/// statsd names them when it flushes (`<prefix>.timers.<name>.mean_90`).
+public struct MetricLineDestination: Sendable {
+    /// The lines a server takes.
+    public enum Format: String, Sendable, CaseIterable {
+        /// StatsD lines, each statistic a gauge (another StatsD or a DogStatsD agent).
+        case statsd
+        /// Graphite's plaintext protocol, stamped with the window's end.
+        case graphite
+    }
+
+    /// Which lines.
+    public var format: Format
+    /// Where they go, and how.
+    public var config: MetricLineSinkConfig
+    /// The first part of every name; empty for none.
+    public var prefix: String
+
+    /// A destination for `format` lines at the server `config` names.
+    public init(format: Format, config: MetricLineSinkConfig, prefix: String = "stats") {
+        self.format = format
+        self.config = config
+        self.prefix = prefix
+    }
+
+    /// The lines of `rollup`, each ending in a newline.
+    public func lines(of rollup: Rollup) -> [UInt8] {
+        let lines = format == .statsd ? rollup.statsdLines(prefix: prefix) : rollup.graphiteLines(prefix: prefix)
+        return Array(lines.map { $0 + "\n" }.joined().utf8)
     }
 }
 

@@ -16,7 +16,8 @@ import Testing
         """
     }
 
-    private func problems(_ yaml: String) -> [String] {
+    /// The diagnostics of loading `yaml`, as `line:column: message`.
+    func problems(_ yaml: String) -> [String] {
         do {
             _ = try TopologyLoader.load(yaml: yaml, file: "t.yaml")
             return []
