@@ -135,8 +135,13 @@ final class StateRestorer {
         try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout, into: &messages)
         let now = clock.now()
         if !messages.isEmpty { stats.restored.add(messages.count) }
+        var restore: StoreRestore?
+        // Batches come partition by partition: look the restore up only when the partition changes.
         for m in messages {
-            guard let restore = active[TopicPartition(m.topic, m.partition)], m.offset >= restore.next else { continue }
+            if restore?.place.partition.partition != m.partition || restore?.place.partition.topic != m.topic {
+                restore = active[TopicPartition(m.topic, m.partition)]
+            }
+            guard let restore, m.offset >= restore.next else { continue }
             restore.apply(m)
             restore.lastRecord = now
         }

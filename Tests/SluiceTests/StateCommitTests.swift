@@ -42,14 +42,21 @@ struct CountAggregator: WindowAggregator {
         return thread
     }
 
+    /// A started thread past its first step, in which the task is assigned
+    /// and restores its (empty) changelog.
+    private func running(_ guarantee: ProcessingGuarantee) throws -> StreamThread {
+        let t = try thread(guarantee)
+        try t.start()
+        try t.step()
+        return t
+    }
+
     private func statePosition(_ t: StreamThread) -> Int64? { t.tasks[TopicPartition("in", 0)]?.statePosition }
 
     @Test func atLeastOnceWritesStateOnlyOnceTheOutputsBeforeItAreAcknowledged() throws {
         factory.consumer.append("in", 0, "a")
         factory.consumer.append("in", 0, "a")
-        let t = try thread(.atLeastOnce)
-        try t.start()
-        try t.step() // assigned: the task restores its (empty) changelog first
+        let t = try running(.atLeastOnce)
         factory.producer.withholdAcknowledgements = true
         clock.advance(by: 100)
         try t.step()
@@ -61,9 +68,7 @@ struct CountAggregator: WindowAggregator {
 
     @Test func exactlyOnceWritesStateAfterTheTransactionCommits() throws {
         factory.consumer.append("in", 0, "a")
-        let t = try thread(.exactlyOnce)
-        try t.start()
-        try t.step() // assigned: the task restores its (empty) changelog first
+        let t = try running(.exactlyOnce)
         factory.producer.failNextCommit = KafkaError(code: 48, message: "invalid txn state", transactionRequiresAbort: true)
         clock.advance(by: 100)
         try t.step()
@@ -77,9 +82,7 @@ struct CountAggregator: WindowAggregator {
 
     @Test func aRevokedTaskWritesItsStateBeforeItCloses() throws {
         factory.consumer.append("in", 0, "a")
-        let t = try thread(.atLeastOnce)
-        try t.start()
-        try t.step() // assigned: the task restores its (empty) changelog first
+        let t = try running(.atLeastOnce)
         try t.step()
         let task = try #require(t.tasks[TopicPartition("in", 0)])
         let store = try task.store(named: "counts")
@@ -89,9 +92,7 @@ struct CountAggregator: WindowAggregator {
 
     @Test func aStoresChangesGoToItsChangelogWithTheInputPositionTheyReach() throws {
         factory.consumer.append("in", 0, "a")
-        let t = try thread(.atLeastOnce)
-        try t.start()
-        try t.step() // assigned: the task restores its (empty) changelog first
+        let t = try running(.atLeastOnce)
         clock.advance(by: 100)
         try t.step()
         #expect(factory.changelogs.created.map(\.name) == ["app-counts-changelog"])
@@ -105,9 +106,7 @@ struct CountAggregator: WindowAggregator {
     @Test func aReassignedTaskRestoresOnlyTheChangesOfCommittedInput() throws {
         factory.consumer.append("in", 0, "a")
         factory.consumer.append("in", 0, "a")
-        let t = try thread(.atLeastOnce)
-        try t.start()
-        try t.step() // assigned: the task restores its (empty) changelog first
+        let t = try running(.atLeastOnce)
         clock.advance(by: 100)
         try t.step()
         try t.step()

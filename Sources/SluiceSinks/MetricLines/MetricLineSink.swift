@@ -136,7 +136,7 @@ final class MetricLineSink: Sink {
 
     /// Sends queued items until the queue is empty or the socket would block.
     private func send() throws(SocketError) {
-        if socket < 0 { socket = try SocketError.connect(host: config.host, port: config.port, transport: config.transport) }
+        if socket < 0 { socket = try Socket.connect(host: config.host, port: config.port, transport: config.transport) }
         while !queue.isEmpty {
             let sent = config.transport == .udp ? try sendDatagram() : try sendStream()
             guard sent else { return }
@@ -153,10 +153,10 @@ final class MetricLineSink: Sink {
             items += 1
         }
         if items == 0 {
-            for part in Self.split(queue[0].bytes, max: config.maxDatagram) { guard try transmit(part) else { return false } }
+            for part in Self.split(queue[0].bytes, max: config.maxDatagram) { guard try transmit(part[...]) != nil else { return false } }
             items = 1
         } else {
-            guard try transmit(datagram) else { return false }
+            guard try transmit(datagram[...]) != nil else { return false }
         }
         for _ in 0..<items { complete(queue.removeFirst()) }
         return true
@@ -164,24 +164,20 @@ final class MetricLineSink: Sink {
 
     /// Writes what remains of the first item to the stream.
     private func sendStream() throws(SocketError) -> Bool {
-        let item = queue[0].bytes
-        let n = item[written...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-        if n < 0 {
-            if errno == EAGAIN || errno == EWOULDBLOCK { return false }
-            throw SocketError("send", errno)
-        }
+        guard let n = try transmit(queue[0].bytes[written...]) else { return false }
         written += n
-        guard written == item.count else { return true }
+        guard written == queue[0].bytes.count else { return true }
         written = 0
         complete(queue.removeFirst())
         return true
     }
 
-    /// Sends one datagram; returns false when the socket would block.
-    private func transmit(_ datagram: [UInt8]) throws(SocketError) -> Bool {
-        let n = datagram.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-        if n >= 0 { return true }
-        if errno == EAGAIN || errno == EWOULDBLOCK { return false }
+    /// Sends `bytes` (a datagram, or the next part of the stream); returns
+    /// how many went, or `nil` when the socket would block.
+    private func transmit(_ bytes: ArraySlice<UInt8>) throws(SocketError) -> Int? {
+        let n = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if n >= 0 { return n }
+        if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
         throw SocketError("send", errno)
     }
 

@@ -12,7 +12,10 @@ struct SocketError: Error, CustomStringConvertible {
     }
 
     init(_ message: String) { description = message }
+}
 
+/// Opening the sockets metric line sinks write to.
+enum Socket {
     /// A socket connected to `host`:`port`, non-blocking. A TCP connection
     /// that is not up within `timeout` fails, so that a server that does not
     /// answer never holds the stream thread for long.
