@@ -65,10 +65,10 @@ final class StateRestorer {
         func apply(_ m: KafkaMessage) {
             read += 1
             next = m.offset + 1
-            guard let key = m.key, key.starts(with: place.keyPrefix), let position = ChangelogHeader.decode(m.headers),
-                  position > (local?.inputOffset ?? .min), position <= committed else { return }
-            let storeKey = Array(key[place.keyPrefix.count...])
-            if let value = m.value { batch.put(storeKey, value) } else { batch.delete(storeKey) }
+            guard let (key, position) = place.change(in: m), position > (local?.inputOffset ?? .min), position <= committed else {
+                return
+            }
+            if let value = m.value { batch.put(key, value) } else { batch.delete(key) }
             applied += 1
             reached = max(reached, position)
         }
@@ -216,9 +216,10 @@ final class StateRestorer {
 
     /// Writes the last batch with the position the store has reached.
     private func finish(_ restore: StoreRestore, now: Int64) throws {
-        guard restore.read > 0 else { return }
-        restore.batch.position = StorePosition(inputOffset: max(restore.reached, 0), changelogOffset: restore.next)
-        try restore.store.bytes.write(restore.batch)
+        if restore.read > 0 {
+            restore.batch.position = StorePosition(inputOffset: max(restore.reached, 0), changelogOffset: restore.next)
+            try restore.store.bytes.write(restore.batch)
+        }
         logger.info("state store restored", metadata: [
             "store": "\(restore.store.name)", "task": "\(restore.task)",
             "changelog": "\(restore.place.partition)@\(restore.local?.changelogOffset ?? 0)", "read": "\(restore.read)",

@@ -24,6 +24,8 @@ public final class StreamApplication: Sendable {
     /// The metrics sinks and other components register, served beside the engine's.
     public let metrics: MetricsRegistry
     private let threads: [StreamThread]
+    /// Keeps standby copies of other instances' tasks; `nil` without standby replicas or stores.
+    private let standby: StandbyThread?
     private let logger: Logger
     private let failure = Mutex<StreamThreadError?>(nil)
     private let done = DispatchGroup()
@@ -44,10 +46,16 @@ public final class StreamApplication: Sendable {
         let state = StateLocation.directory("\(config.stateDirectory)/\(config.applicationID)",
                                             StateBudget(blockCacheBytes: config.stateBlockCacheBytes,
                                                         memtableBytes: config.stateMemtableBytes))
+        let processTasks = ProcessTasks()
         threads = (0..<config.threads).map {
             StreamThread(index: $0, topology: topology, config: config, processID: lock.processID,
-                         factory: clientFactory, clock: clock, logger: logger, metrics: metrics, state: state)
+                         factory: clientFactory, clock: clock, logger: logger, metrics: metrics, state: state,
+                         processTasks: processTasks)
         }
+        standby = config.standbyReplicas > 0 && !topology.stores.isEmpty
+            ? StandbyThread(topology: topology, config: config, processID: lock.processID, factory: clientFactory, clock: clock,
+                            logger: logger, metrics: metrics, state: state, processTasks: processTasks)
+            : nil
     }
 
     /// Starts the stream threads.
@@ -74,12 +82,22 @@ public final class StreamApplication: Sendable {
             t.name = "sluice-stream-\(thread.index)"
             t.start()
         }
+        if let standby {
+            done.enter()
+            let t = Thread { [done] in
+                standby.run()
+                done.leave()
+            }
+            t.name = "sluice-standby"
+            t.start()
+        }
     }
 
     /// Asks every thread to finish: stop polling, commit, leave the group.
     /// Returns at once; ``wait()`` returns when they have.
     public func stop() {
         for thread in threads { thread.requestStop() }
+        standby?.requestStop()
     }
 
     /// Blocks until every thread has ended; throws the first thread's

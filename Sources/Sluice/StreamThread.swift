@@ -22,6 +22,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private let metrics: MetricsRegistry
     /// Where tasks keep their state stores.
     private let state: StateLocation
+    /// The tasks of the whole process, which the standby thread keeps copies of.
+    private let processTasks: ProcessTasks
 
     private var consumer: ConsumerClient!
     private var producer: ProducerClient!
@@ -72,9 +74,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     init(index: Int, topology: Topology, config: StreamsConfig, processID: String,
          factory: KafkaClientFactory, clock: WallClock, logger: Logger, metrics: MetricsRegistry = MetricsRegistry(),
-         state: StateLocation = .memory) {
+         state: StateLocation = .memory, processTasks: ProcessTasks = ProcessTasks()) {
         self.index = index
         self.state = state
+        self.processTasks = processTasks
         self.metrics = metrics
         stats = ThreadStats(metrics, applicationID: config.applicationID, thread: index)
         self.topology = topology
@@ -376,6 +379,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private func assignTask(_ tp: TopicPartition) throws {
         let specs = topology.stores(forTopic: tp.topic)
         guard let restorer, !specs.isEmpty else { return try createTask(tp) }
+        // A standby copy of the task's stores closes first; the restore then reads from where it got to.
+        try processTasks.claim(tp, thread: index, timeout: config.operationTimeout)
         let committed = try consumer.committed([tp], timeout: config.operationTimeout).first?.offset ?? -1
         var stores: [String: TaskStore] = [:]
         do {
@@ -520,6 +525,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         cancelRestores(restorer?.restoring ?? [])
         forgetPartitions(owned)
         committed.removeAll()
+        publishOwned()
         try startProducer()
         try consumer.unsubscribe()
         try consumer.subscribe(topology.subscriptions)
@@ -546,6 +552,12 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         for task in tasks.values { task.close() }
         tasks.removeAll()
         cancelRestores(restorer?.restoring ?? [])
+        publishOwned()
+    }
+
+    /// Tells the process which tasks this thread owns now (restoring ones included).
+    private func publishOwned() {
+        processTasks.setOwned(Set(tasks.keys).union(restorer?.restoring ?? []), thread: index)
     }
 
     /// Stops restoring `partitions`; their stores close.
@@ -560,6 +572,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition]) {
+        defer { publishOwned() }
         do {
             for tp in partitions where tasks[tp] == nil && restorer?.isRestoring(tp) != true { try assignTask(tp) }
         } catch {
@@ -568,6 +581,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func partitionsRevoked(_ partitions: [TopicPartition]) {
+        defer { publishOwned() }
         cancelRestores(partitions)
         let revoked = partitions.filter { tasks[$0] != nil }
         guard !revoked.isEmpty else { return }
@@ -587,6 +601,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func partitionsLost(_ partitions: [TopicPartition]) {
+        defer { publishOwned() }
         cancelRestores(partitions)
         for tp in partitions {
             tasks.removeValue(forKey: tp)?.close()

@@ -52,6 +52,10 @@ public struct StreamsConfig: Sendable {
     public var holdBeforePausing = Duration.seconds(1)
     /// Timeout of transaction operations and of each flush attempt.
     public var operationTimeout = Duration.seconds(30)
+    /// How many other instances keep a warm copy of each task's state
+    /// stores, so that one taking a task over reads only the changelog's
+    /// tail; `0` keeps none.
+    public var standbyReplicas = 0
 
     /// Creates a configuration.
     public init(applicationID: String, kafka: KafkaConfig) {
@@ -120,6 +124,10 @@ public struct StreamsConfig: Sendable {
     public static func changelogTopic(applicationID: String, store: String) -> String {
         "\(applicationID)-\(store)-changelog"
     }
+
+    /// The compacted topic through which the application's instances
+    /// announce their tasks, for standby placement.
+    public var membershipTopic: String { "\(applicationID)-members" }
 
     /// The transactional id of a stream thread.
     public static func transactionalID(applicationID: String, processID: String, thread: Int) -> String {

@@ -107,4 +107,12 @@ struct ChangelogPlace: Hashable {
         partition = TopicPartition(topic, task.partition)
         keyPrefix = Array(task.topic.utf8) + [0]
     }
+
+    /// The store key of a changelog record of this place and the input
+    /// position its header carries; `nil` for another task's record (or one
+    /// without a position).
+    func change(in m: KafkaMessage) -> (key: [UInt8], position: Int64)? {
+        guard let key = m.key, key.starts(with: keyPrefix), let position = ChangelogHeader.decode(m.headers) else { return nil }
+        return (Array(key[keyPrefix.count...]), position)
+    }
 }

@@ -193,6 +193,7 @@ extension TopologySpec {
         let kafkaConfig = KafkaConfig(kafka).merging(overrides)
         var config = StreamsConfig(applicationID: application, kafka: kafkaConfig)
         config.threads = threads
+        config.standbyReplicas = standbyReplicas
         config.guarantee = guarantee
         config.commitInterval = commitIntervalMilliseconds.map { .milliseconds($0) }
         config.deadLetterTopic = deadLetterTopic

@@ -81,6 +81,7 @@ public enum TopologyLoader {
         guard let application else { return nil }
         return TopologySpec(file: reader.file, application: application, kafka: kafka, secretKafkaProperties: secrets,
                             guarantee: processing.guarantee, threads: processing.threads,
+                            standbyReplicas: processing.standbyReplicas,
                             commitIntervalMilliseconds: processing.commitInterval, deadLetterTopic: processing.deadLetterTopic,
                             sources: sources, destinations: destinations, pipeline: Pipeline(pipeline), aggregates: steps.aggregates,
                             stepOutline: outline,
@@ -90,16 +91,19 @@ public enum TopologyLoader {
     private struct Processing {
         var guarantee = ProcessingGuarantee.atLeastOnce
         var threads = 1
+        var standbyReplicas = 0
         var commitInterval: Int?
         var deadLetterTopic: String?
     }
 
     private static func readProcessing(_ node: Node, _ reader: YAMLReader) -> Processing? {
         guard let fields = reader.mapping(node, "processing",
-                                          allowed: ["guarantee", "threads", "commit_interval_ms", "dead_letter_topic"]) else { return nil }
+                                          allowed: ["guarantee", "threads", "standby_replicas", "commit_interval_ms",
+                                                    "dead_letter_topic"]) else { return nil }
         var p = Processing()
         if let n = fields["guarantee"], let g = reader.choice(n, "processing guarantee", as: ProcessingGuarantee.self) { p.guarantee = g }
         if let n = fields["threads"], let t = reader.int(n, "threads", atLeast: 1) { p.threads = t }
+        if let n = fields["standby_replicas"], let r = reader.int(n, "standby_replicas", atLeast: 0) { p.standbyReplicas = r }
         if let n = fields["commit_interval_ms"] { p.commitInterval = reader.int(n, "commit_interval_ms", atLeast: 1) }
         if let n = fields["dead_letter_topic"] { p.deadLetterTopic = reader.string(n, "the dead-letter topic") }
         return p

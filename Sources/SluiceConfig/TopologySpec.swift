@@ -17,6 +17,8 @@ public struct TopologySpec: Sendable {
     public var guarantee: ProcessingGuarantee
     /// Stream threads per process.
     public var threads: Int
+    /// Other instances that keep a warm copy of each task's state stores.
+    public var standbyReplicas = 0
     /// The commit interval; `nil` for the guarantee's default.
     public var commitIntervalMilliseconds: Int?
     /// The dead-letter topic; `nil` for `<application>-dlq`.

@@ -141,30 +141,65 @@ struct RollupCrashIntegrationTests {
         return out
     }
 
-    private func killFiveTimesAndFinish(_ guarantee: ProcessingGuarantee) throws {
-        let input = RollupInput(run: Services.unique("rollup-kill"))
+    /// Creates the run's topics and returns a way to start `sluice run` on
+    /// the rollup example with them (its state in the directory given, its
+    /// log in the run's directory).
+    private func rollupRunner(_ input: RollupInput, guarantee: ProcessingGuarantee, standbyReplicas: Int = 0) throws
+        -> (directory: String, start: (String) throws -> TopologyProcess) {
         try Services.Broker.local.createTopics([NewTopic(input.statsdTopic, partitions: 2), NewTopic(input.accessTopic, partitions: 2),
                                                 NewTopic(input.output, partitions: 1), NewTopic("\(input.run)-dlq", partitions: 1)])
         let file = TopologyFileIntegrationTests.topologies.appendingPathComponent("statsd-rollup.yaml").path
         let environment = ["ROLLUP_APPLICATION_ID": input.run, "ROLLUP_STATSD_TOPIC": input.statsdTopic,
                            "ROLLUP_ACCESS_TOPIC": input.accessTopic, "ROLLUP_OUTPUT_TOPIC": input.output,
-                           "ROLLUP_INDEX_PREFIX": input.run, "ROLLUP_GUARANTEE": guarantee.rawValue]
+                           "ROLLUP_INDEX_PREFIX": input.run, "ROLLUP_GUARANTEE": guarantee.rawValue,
+                           "ROLLUP_STANDBY_REPLICAS": String(standbyReplicas)]
         let directory = Services.temporaryDirectory()
         var instance = 0
-        func start(stateDir: String) throws -> TopologyProcess {
+        return (directory, { stateDir in
             instance += 1
             return try TopologyProcess(
                 ["run", file, "--state-dir", stateDir, "--bootstrap", Services.bootstrap, "--log-level", "info"]
                     + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] },
                 logPath: "\(directory)/\(instance).log", executable: "sluice", environment: environment)
+        })
+    }
+
+    /// Waits until every window's rollup is in the topic and Elasticsearch,
+    /// stops `last`, and checks that each equals the computation from the input.
+    private func expectFinalRollups(_ input: RollupInput, last: TopologyProcess, _ label: String) throws {
+        let expected = input.expected
+        let searchable = expected.keys.filter { $0.hasPrefix("nginx.") }.count
+        let deadline = ContinuousClock.now + .seconds(180)
+        while ContinuousClock.now < deadline {
+            if try lastRollups(input).count >= expected.count, try rollupDocuments(input).count >= searchable { break }
+            pause(1)
         }
+        last.signal(SIGTERM)
+        #expect(last.wait() == 0, "\(last.log.suffix(1500))")
+
+        let topic = try lastRollups(input), documents = try rollupDocuments(input)
+        print("\(label): \(topic.count) of \(expected.count) rollups in the topic, \(documents.count) of \(searchable) documents in Elasticsearch")
+        let searchableKeys = Set(expected.keys.filter { $0.hasPrefix("nginx.") })
+        #expect(Set(topic.keys) == Set(expected.keys), "no window missed or made up; missing \(Set(expected.keys).subtracting(topic.keys).sorted().prefix(3)), extra \(Set(topic.keys).subtracting(expected.keys).sorted().prefix(3))")
+        #expect(Set(documents.keys) == searchableKeys, "missing \(searchableKeys.subtracting(documents.keys).sorted().prefix(3)), extra \(Set(documents.keys).subtracting(searchableKeys).sorted().prefix(3))")
+        var wrong: [String] = []
+        for (key, want) in expected.sorted(by: { $0.key < $1.key }) {
+            if let got = topic[key].map({ Self.statistics($0, like: want) }), got != want { wrong.append("topic \(key): \(got) ≠ \(want)") }
+            if let got = documents[key].map({ Self.statistics($0, like: want) }), got != want { wrong.append("es \(key): \(got) ≠ \(want)") }
+        }
+        #expect(wrong.isEmpty, "no input counted twice or lost: \(wrong.prefix(5))")
+    }
+
+    private func killFiveTimesAndFinish(_ guarantee: ProcessingGuarantee) throws {
+        let input = RollupInput(run: Services.unique("rollup-kill"))
+        let (directory, start) = try rollupRunner(input, guarantee: guarantee)
         var stateDir = directory + "/a", seen = 0
         for kill in 0..<5 {
             // The third restart is another instance: its local state is gone.
             if kill == 3 { stateDir = directory + "/b" }
             // Six slices of 10 s: a window closes 2 s into the slice after it.
             for part in (kill == 0 ? 0 : kill + 1)...(kill + 1) { try input.produce(part: part, of: 6) }
-            let process = try start(stateDir: stateDir)
+            let process = try start(stateDir)
             defer { process.signal(SIGKILL) }
             // Killed as soon as a window of this slice has closed: the next windows are open, mid-aggregation.
             var count = 0
@@ -177,29 +212,67 @@ struct RollupCrashIntegrationTests {
             #expect(process.wait() == SIGKILL)
         }
         try input.produceClosers()
-        let last = try start(stateDir: stateDir)
+        let last = try start(stateDir)
         defer { last.signal(SIGKILL) }
-        let expected = input.expected
-        let searchable = expected.keys.filter { $0.hasPrefix("nginx.") }.count
-        let deadline = ContinuousClock.now + .seconds(180)
-        while ContinuousClock.now < deadline {
-            if try lastRollups(input).count >= expected.count, try rollupDocuments(input).count >= searchable { break }
-            pause(1)
-        }
-        last.signal(SIGTERM)
-        #expect(last.wait() == 0, "\(last.log.suffix(1500))")
+        try expectFinalRollups(input, last: last, "rollup kill -9 ×5 (\(guarantee.rawValue))")
+    }
 
-        let topic = try lastRollups(input), documents = try rollupDocuments(input)
-        print("rollup kill -9 ×5 (\(guarantee.rawValue)): \(topic.count) of \(expected.count) rollups in the topic, \(documents.count) of \(searchable) documents in Elasticsearch")
-        let searchableKeys = Set(expected.keys.filter { $0.hasPrefix("nginx.") })
-        #expect(Set(topic.keys) == Set(expected.keys), "no window missed or made up; missing \(Set(expected.keys).subtracting(topic.keys).sorted().prefix(3)), extra \(Set(topic.keys).subtracting(expected.keys).sorted().prefix(3))")
-        #expect(Set(documents.keys) == searchableKeys, "missing \(searchableKeys.subtracting(documents.keys).sorted().prefix(3)), extra \(Set(documents.keys).subtracting(searchableKeys).sorted().prefix(3))")
-        var wrong: [String] = []
-        for (key, want) in expected.sorted(by: { $0.key < $1.key }) {
-            if let got = topic[key].map({ Self.statistics($0, like: want) }), got != want { wrong.append("topic \(key): \(got) ≠ \(want)") }
-            if let got = documents[key].map({ Self.statistics($0, like: want) }), got != want { wrong.append("es \(key): \(got) ≠ \(want)") }
+    /// The `key=value` fields of each line of `log` that reports `event`.
+    static func events(_ event: String, in log: String) -> [[String: String]] {
+        log.split(separator: "\n").filter { $0.hasSuffix("] \(event)") }.map { line in
+            var fields: [String: String] = [:]
+            for word in line.split(separator: " ") {
+                guard let eq = word.firstIndex(of: "=") else { continue }
+                fields[String(word[..<eq])] = String(word[word.index(after: eq)...])
+            }
+            return fields
         }
-        #expect(wrong.isEmpty, "no input counted twice or lost: \(wrong.prefix(5))")
+    }
+
+    @Test(arguments: ProcessingGuarantee.allCases)
+    func withAStandbyReplicaTheSurvivorOfAKillTakesOverReadingOnlyTheChangelogTail(_ guarantee: ProcessingGuarantee) throws {
+        let input = RollupInput(run: Services.unique("rollup-standby"))
+        let (directory, start) = try rollupRunner(input, guarantee: guarantee, standbyReplicas: 1)
+        for part in 0..<3 { try input.produce(part: part, of: 6) }
+        let a = try start(directory + "/a")
+        defer { a.signal(SIGKILL) }
+        let b = try start(directory + "/b")
+        defer { b.signal(SIGKILL) }
+        // Each keeps copies of the other's tasks once both have announced them.
+        var copied: Set<String> = []
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline {
+            copied = Set(Self.events("standby task started", in: b.log).compactMap { $0["task"] })
+            if copied.count == 2, !Self.events("standby task started", in: a.log).isEmpty { break }
+            pause(0.5)
+        }
+        try #require(copied.count == 2, "b keeps copies of a's two tasks: \(b.log.suffix(2000))")
+        // Windows of the first slices close; the copies follow a's changelog writes as its offsets commit.
+        var rollups = 0
+        try TopicReader(config: Services.kafka, logger: Services.logger)
+            .read([input.output], idle: .seconds(60), timeout: .seconds(90), isolation: "read_uncommitted",
+                  until: { rollups > 0 }) { _ in rollups += 1 }
+        try #require(rollups > 0, "windows closed: \(a.log.suffix(1500))")
+        pause(5)
+        a.signal(SIGKILL)
+        #expect(a.wait() == SIGKILL)
+
+        for part in 3..<6 { try input.produce(part: part, of: 6) }
+        try input.produceClosers()
+        try expectFinalRollups(input, last: b, "rollup standby takeover (\(guarantee.rawValue))")
+
+        let closed = Self.events("standby task closed", in: b.log).compactMap { $0["task"] }
+        #expect(Set(closed) == copied, "b closed each copy as its stream thread took the task over: \(b.log.suffix(3000))")
+        var takeovers: [String: [String: String]] = [:]
+        for e in Self.events("state store restored", in: b.log) where copied.contains(e["task"] ?? "") {
+            takeovers["\(e["task"]!) \(e["store"]!)"] = e
+        }
+        #expect(Set(takeovers.values.compactMap { $0["task"] }) == copied, "each task taken over restored its stores")
+        for (store, e) in takeovers.sorted(by: { $0.key < $1.key }) {
+            let from = Int(e["changelog"]?.split(separator: "@").last ?? "") ?? 0
+            print("standby takeover of \(store): read \(e["read"] ?? "?") changelog records from offset \(from)")
+            #expect(from > 0, "\(store) restored from its copy's position, not from the beginning: \(e)")
+        }
     }
 
     @Test func atLeastOnceRollupsEqualTheInputsAfterFiveKillsAndARestartWithoutLocalState() throws {

@@ -55,6 +55,12 @@ import Testing
         #expect(config.kafka["bootstrap.servers"] == "other:9" && config.threads == 3)
     }
 
+    @Test func standbyReplicasAreReadIntoTheEngineConfig() throws {
+        #expect(try TopologyLoader.load(yaml: Self.valid, file: "t.yaml").streamsConfig().standbyReplicas == 0)
+        let two = Self.valid.replacingOccurrences(of: "threads: 3", with: "threads: 3\n  standby_replicas: 2")
+        #expect(try TopologyLoader.load(yaml: two, file: "t.yaml").streamsConfig().standbyReplicas == 2)
+    }
+
     @Test func environmentDefaultsApplyAndFileValuesAreSecret() throws {
         let secret = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-secret-\(UUID())").path
         try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
@@ -68,6 +74,7 @@ import Testing
 
     @Test(arguments: [
         ("threads: 3", "threads: three", 7, 12, "expected threads as an integer, found 'three'"),
+        ("threads: 3", "threads: 3\n  standby_replicas: -1", 8, 21, "expected standby_replicas to be at least 0, found -1"),
         ("processing:", "procesing:", 5, 1, "unknown key 'procesing' in the topology; did you mean 'processing'?"),
         ("format: json", "format: jsn", 11, 13, "unknown source format 'jsn'; did you mean 'json'?"),
         ("'[service] exists'", "'[service] =~ /(x/'", 16, 26, "bad condition: bad regular expression /(x/"),
