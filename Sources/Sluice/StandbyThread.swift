@@ -219,8 +219,9 @@ final class StandbyThread: @unchecked Sendable {
                 learn(m)
                 continue
             }
-            for s in byPartition[TopicPartition(m.topic, m.partition)] ?? [] where m.offset >= s.next {
+            for s in byPartition[TopicPartition(m.topic, m.partition)] ?? [] where m.offset >= s.next && !s.isHeld {
                 let before = s.applied
+                // A copy that starts waiting may leave its partition to other copies, or to no one.
                 if !s.apply(m) { moved = true }
                 applied += s.applied - before
             }
