@@ -61,7 +61,7 @@ final class StandbyThread: @unchecked Sendable {
         logger[metadataKey: "thread"] = "standby"
         self.logger = logger
         self.processTasks = processTasks
-        context = TaskStateContext(location: state, changelogTopic: { [config] in config.changelogTopic(store: $0) })
+        context = .logged(at: state, applicationID: config.applicationID)
         membership = TopicPartition(config.membershipTopic, 0)
         let labels = [("application", config.applicationID)]
         standbyGauge = metrics.gauge("sluice_standby_tasks", help: "Tasks of other instances this process keeps warm copies of.",
@@ -156,15 +156,8 @@ final class StandbyThread: @unchecked Sendable {
     }
 
     private func open(_ task: TopicPartition) throws {
-        var stores: [StandbyStore] = []
-        do {
-            for spec in topology.stores(forTopic: task.topic) {
-                stores.append(StandbyStore(task: task, store: try context.open(spec.name, of: task)))
-            }
-        } catch {
-            for s in stores { s.store.bytes.close() }
-            throw error
-        }
+        let stores = try context.open(topology.stores(forTopic: task.topic), of: task).values
+            .sorted { $0.name < $1.name }.map { StandbyStore(task: task, store: $0) }
         standbys[task] = stores
         moved = true
         logger.info("standby task started", metadata: [

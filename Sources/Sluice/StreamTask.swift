@@ -17,6 +17,25 @@ struct TaskStateContext {
     /// The changelog topic of a store by name; `nil` logs nothing.
     var changelogTopic: (@Sendable (String) -> String)?
 
+    /// Stores under `location`, each logged to application
+    /// `applicationID`'s changelog topic of its name.
+    static func logged(at location: StateLocation, applicationID: String) -> TaskStateContext {
+        TaskStateContext(location: location, changelogTopic: { StreamsConfig.changelogTopic(applicationID: applicationID, store: $0) })
+    }
+
+    /// Opens `task`'s stores of `specs`, by name; if one cannot be opened,
+    /// those already open close again.
+    func open(_ specs: [StoreSpec], of task: TopicPartition) throws -> [String: TaskStore] {
+        var stores: [String: TaskStore] = [:]
+        do {
+            for spec in specs { stores[spec.name] = try open(spec.name, of: task) }
+        } catch {
+            for store in stores.values { store.bytes.close() }
+            throw error
+        }
+        return stores
+    }
+
     /// Opens `task`'s store called `name`: RocksDB under the state
     /// directory (`<dir>/<topic>-<partition>/<name>`), or memory.
     func open(_ name: String, of task: TopicPartition) throws -> TaskStore {

@@ -369,9 +369,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     /// How this thread's tasks keep their stores.
     private var taskState: TaskStateContext {
-        guard changelogs != nil else { return TaskStateContext(location: state) }
-        let config = config
-        return TaskStateContext(location: state, changelogTopic: { config.changelogTopic(store: $0) })
+        changelogs == nil ? TaskStateContext(location: state) : .logged(at: state, applicationID: config.applicationID)
     }
 
     /// Creates the task of `tp`, or, when it has stores with changelogs,
@@ -382,13 +380,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         // A standby copy of the task's stores closes first; the restore then reads from where it got to.
         try processTasks.claim(tp, thread: index, timeout: config.operationTimeout)
         let committed = try consumer.committed([tp], timeout: config.operationTimeout).first?.offset ?? -1
-        var stores: [String: TaskStore] = [:]
-        do {
-            for spec in specs { stores[spec.name] = try taskState.open(spec.name, of: tp) }
-        } catch {
-            for store in stores.values { store.bytes.close() }
-            throw error
-        }
+        let stores = try taskState.open(specs, of: tp)
         restorer.begin(tp, stores: stores, committed: committed)
         toPause.insert(tp)
     }

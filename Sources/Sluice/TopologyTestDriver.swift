@@ -37,10 +37,9 @@ public final class TopologyTestDriver {
     public init(topology: Topology, applicationID: String = "test-driver", deadLetterTopic: String? = nil,
                 wallClockStart: Int64 = 0, stateDirectory: String? = nil, logger: Logger = Logger(label: "test-driver")) {
         self.logger = logger
-        let id = applicationID
-        state = TaskStateContext(
-            location: stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory,
-            changelogTopic: { StreamsConfig.changelogTopic(applicationID: id, store: $0) })
+        state = .logged(
+            at: stateDirectory.map { .directory($0, StateBudget(blockCacheBytes: 4 << 20, memtableBytes: 4 << 20)) } ?? .memory,
+            applicationID: applicationID)
         self.topology = topology
         self.applicationID = applicationID
         self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"

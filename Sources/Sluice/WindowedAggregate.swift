@@ -170,7 +170,6 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     /// The largest record time this step has seen in this task.
     private var streamTime = Int64.min
 
-
     init(name: String, aggregator: A, options: WindowedAggregateOptions, store: TaskStore, task: StreamTask,
          emit: @escaping (Record<Result>) throws -> Void) throws {
         self.name = name

@@ -158,7 +158,8 @@ final class MetricLineSink: Sink {
         } else {
             guard try transmit(datagram[...]) != nil else { return false }
         }
-        for _ in 0..<items { complete(queue.removeFirst()) }
+        for item in queue[..<items] { complete(item) }
+        queue.removeFirst(items)
         return true
     }
 

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import SluiceKafka
 
 /// A socket call that failed, with the system's reason.
 struct SocketError: Error, CustomStringConvertible {
