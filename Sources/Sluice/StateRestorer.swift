@@ -11,10 +11,12 @@ import SluiceState
 /// task's committed offset (later ones come from processing whose input
 /// was never committed, and is done again). It reads from the store's
 /// changelog offset, or from the beginning without local state, and writes
-/// in batches, the last with the new position. A store is restored once it
-/// has read to the partition's reported end and the log has stayed quiet
-/// for ``quiet`` milliseconds: some brokers report the end per batch, so
-/// records may follow it (see `isRestored`).
+/// in batches, the last with the new position; the others stay out of
+/// RocksDB's log (the changelog holds them) and reach disk before the
+/// last. A store is restored once it has read to the partition's reported
+/// end and the log has stayed quiet for ``quiet`` milliseconds: some
+/// brokers report the end per batch, so records may follow it (see
+/// `isRestored`).
 final class StateRestorer {
     /// Changes read per poll and written per store batch.
     static let batchSize = 10_000
@@ -47,7 +49,7 @@ final class StateRestorer {
         var end: Int64 = 0
         var started: Int64 = 0
         var lastRecord: Int64 = 0
-        var batch = StoreBatch()
+        var batch = StoreBatch.replayed
         var read = 0, applied = 0, logged = 0
         var reached: Int64
 
@@ -205,7 +207,7 @@ final class StateRestorer {
     /// position, and applying a change twice is harmless.
     private func write(_ restore: StoreRestore) throws {
         try restore.store.bytes.write(restore.batch)
-        restore.batch = StoreBatch()
+        restore.batch = .replayed
         if restore.read - restore.logged >= 100_000 {
             restore.logged = restore.read
             logger.info("restoring state store", metadata: [
@@ -217,6 +219,7 @@ final class StateRestorer {
     /// Writes the last batch with the position the store has reached.
     private func finish(_ restore: StoreRestore, now: Int64) throws {
         if restore.read > 0 {
+            restore.batch.isReplayable = false
             restore.batch.position = StorePosition(inputOffset: max(restore.reached, 0), changelogOffset: restore.next)
             try restore.store.bytes.write(restore.batch)
         }
@@ -224,5 +227,14 @@ final class StateRestorer {
             "store": "\(restore.store.name)", "task": "\(restore.task)",
             "changelog": "\(restore.place.partition)@\(restore.local?.changelogOffset ?? 0)", "read": "\(restore.read)",
             "applied": "\(restore.applied)", "committed": "\(restore.committed)", "ms": "\(now - restore.started)"])
+    }
+}
+
+private extension StoreBatch {
+    /// An empty batch of changes read from a changelog.
+    static var replayed: StoreBatch {
+        var batch = StoreBatch()
+        batch.isReplayable = true
+        return batch
     }
 }

@@ -15,7 +15,9 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
 /// from a shared ``StateBudget``. Data lives in the default column family;
 /// a second, small one holds the store's ``StorePosition``, written in the
 /// same batch as the data it describes. Writes go through RocksDB's log,
-/// so a killed process finds every completed batch on restart.
+/// so a killed process finds every completed batch on restart; replayable
+/// batches skip it, and are flushed to disk before the next batch that is
+/// not.
 public final class RocksDBStore: ByteStore {
     private let db: OpaquePointer
     private let data: OpaquePointer
@@ -25,6 +27,9 @@ public final class RocksDBStore: ByteStore {
     private let tableOptions: OpaquePointer
     private let readOptions: OpaquePointer
     private let writeOptions: OpaquePointer
+    private let unloggedWriteOptions: OpaquePointer
+    /// Whether replayable changes may sit only in memory.
+    private var holdsUnlogged = false
     private let budget: StateBudget
     private let memtableSize = Atomic<Int>(0)
     private var isOpen = true
@@ -77,6 +82,8 @@ public final class RocksDBStore: ByteStore {
         meta = m
         readOptions = rocksdb_readoptions_create()
         writeOptions = rocksdb_writeoptions_create()
+        unloggedWriteOptions = rocksdb_writeoptions_create()
+        rocksdb_writeoptions_disable_WAL(unloggedWriteOptions, 1)
         if let bytes = try read(StorePosition.key, family: meta) {
             guard let stored = StorePosition(encoded: bytes) else { throw StateError("\(path) holds an unreadable position") }
             position = stored
@@ -99,6 +106,8 @@ public final class RocksDBStore: ByteStore {
     }
 
     public func write(_ batch: StoreBatch) throws(StateError) {
+        let unlogged = batch.isReplayable && batch.position == nil
+        if holdsUnlogged, !unlogged { try flush() }
         let b = rocksdb_writebatch_create()
         defer { rocksdb_writebatch_destroy(b) }
         for change in batch.changes {
@@ -116,9 +125,21 @@ public final class RocksDBStore: ByteStore {
             StorePosition.key.withCChars { k, kn in value.withCChars { v, vn in rocksdb_writebatch_put_cf(b, meta, k, kn, v, vn) } }
         }
         var error: UnsafeMutablePointer<CChar>?
-        rocksdb_write(db, writeOptions, b, &error)
+        rocksdb_write(db, unlogged ? unloggedWriteOptions : writeOptions, b, &error)
         if error != nil { throw StateError("cannot write \(path): \(consume(error))") }
+        if unlogged { holdsUnlogged = true }
         if let p = batch.position { position = p }
+    }
+
+    /// Writes the data's memtables to disk and waits until they are there.
+    private func flush() throws(StateError) {
+        let options = rocksdb_flushoptions_create()
+        defer { rocksdb_flushoptions_destroy(options) }
+        rocksdb_flushoptions_set_wait(options, 1)
+        var error: UnsafeMutablePointer<CChar>?
+        rocksdb_flush_cf(db, options, data, &error)
+        if error != nil { throw StateError("cannot flush \(path): \(consume(error))") }
+        holdsUnlogged = false
     }
 
     public func scan(from start: [UInt8], to end: [UInt8]?,
@@ -137,6 +158,15 @@ public final class RocksDBStore: ByteStore {
         var error: UnsafeMutablePointer<CChar>?
         rocksdb_iter_get_error(it, &error)
         if error != nil { throw StateError("cannot scan \(path): \(consume(error))") }
+    }
+
+    /// How many entries of the data are in memory only, not yet in files.
+    public var memtableEntries: Int {
+        ["rocksdb.num-entries-active-mem-table", "rocksdb.num-entries-imm-mem-tables"].reduce(0) { sum, name in
+            guard let value = rocksdb_property_value_cf(db, data, name) else { return sum }
+            defer { rocksdb_free(value) }
+            return sum + (Int(String(cString: value)) ?? 0)
+        }
     }
 
     /// Sets the size of each of the two memtables.
@@ -163,6 +193,7 @@ public final class RocksDBStore: ByteStore {
         rocksdb_close(db)
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_writeoptions_destroy(writeOptions)
+        rocksdb_writeoptions_destroy(unloggedWriteOptions)
         rocksdb_block_based_options_destroy(tableOptions)
         rocksdb_options_destroy(positionOptions)
         rocksdb_options_destroy(options)

@@ -50,6 +50,12 @@ public struct StoreBatch: Sendable {
     public var changes: [Change] = []
     /// The position the store reaches with them; `nil` leaves it unchanged.
     public var position: StorePosition?
+    /// Whether the changes can be read again from the store's changelog, as
+    /// a restore's can: a store may then keep them out of its own log, so a
+    /// crash can lose them. A batch with a position is never kept out, and a
+    /// store makes every replayable change durable before it writes any
+    /// other batch, so a position never stands for lost changes.
+    public var isReplayable = false
 
     /// An empty batch.
     public init() {}

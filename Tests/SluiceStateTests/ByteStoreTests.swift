@@ -97,6 +97,34 @@ func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) 
         #expect(try allEntries(reopened) == ["k": "v", "k2": "v2"])
     }
 
+    @Test func replayableChangesReachDiskBeforeTheNextBatchThatIsNot() throws {
+        let dir = temporaryDirectory()
+        defer { removeDirectory(dir) }
+        do {
+            let store = try RocksDBStore(path: "\(dir)/store", budget: StateBudget())
+            var replayed = StoreBatch()
+            replayed.isReplayable = true
+            replayed.put(text("a"), text("1"))
+            replayed.put(text("b"), text("2"))
+            try store.write(replayed)
+            #expect(store.memtableEntries == 2)
+            var last = StoreBatch()
+            last.put(text("c"), text("3"))
+            last.position = StorePosition(inputOffset: 9, changelogOffset: 3)
+            try store.write(last)
+            #expect(store.memtableEntries == 1, "a and b are in files before c and the position are written")
+            var next = StoreBatch()
+            next.put(text("d"), text("4"))
+            try store.write(next)
+            #expect(store.memtableEntries == 2, "a logged batch after a logged batch flushes nothing")
+            store.close()
+        }
+        let reopened = try RocksDBStore(path: "\(dir)/store", budget: StateBudget())
+        defer { reopened.close() }
+        #expect(reopened.position == StorePosition(inputOffset: 9, changelogOffset: 3))
+        #expect(try allEntries(reopened) == ["a": "1", "b": "2", "c": "3", "d": "4"])
+    }
+
     @Test func aDestroyedRocksDBStoreReopensEmpty() throws {
         let dir = temporaryDirectory()
         defer { removeDirectory(dir) }
