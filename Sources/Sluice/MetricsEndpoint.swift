@@ -11,8 +11,11 @@ extension StreamApplication {
 }
 
 /// Serves a ``StreamApplication``'s metrics over HTTP at `GET /metrics`
-/// (Prometheus' text format) from a thread of its own, until ``close()``.
-/// Every other path answers 404.
+/// (Prometheus' text format) from a thread of its own, until ``close()``,
+/// with the probes container orchestrators call: `GET /health` answers 200
+/// unless a stream thread failed, `GET /ready` 200 only while every task is
+/// assigned and restored (``ApplicationState/running``); both 503 with the
+/// state otherwise. Every other path answers 404.
 public final class MetricsEndpoint: Sendable {
     /// The port it listens on (the one the system chose when asked for 0).
     public let port: UInt16
@@ -56,8 +59,7 @@ public final class MetricsEndpoint: Sendable {
         let count = read(client, &request, request.count)
         guard count > 0 else { return }
         let line = String(decoding: request.prefix(count).prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
-        let (status, body) = line.hasPrefix("GET /metrics ") || line == "GET /metrics"
-            ? ("200 OK", application.prometheusText()) : ("404 Not Found", "not found\n")
+        let (status, body) = Self.answer(line.split(separator: " ").dropFirst().first ?? "", application)
         let response = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         let bytes = Array(response.utf8)
@@ -66,6 +68,25 @@ public final class MetricsEndpoint: Sendable {
             let n = bytes.withUnsafeBytes { write(client, $0.baseAddress! + sent, $0.count - sent) }
             guard n > 0 else { return }
             sent += n
+        }
+    }
+}
+
+extension MetricsEndpoint {
+    /// The status line's text and the body for the request's `path`.
+    static func answer(_ path: Substring, _ application: StreamApplication) -> (String, String) {
+        func probe(_ passes: Bool, _ state: ApplicationState) -> (String, String) {
+            (passes ? "200 OK" : "503 Service Unavailable", "\(state)\n")
+        }
+        switch path {
+        case "/metrics": return ("200 OK", application.prometheusText())
+        case "/health":
+            let state = application.state
+            return probe(state.isHealthy, state)
+        case "/ready":
+            let state = application.state
+            return probe(state.isReady, state)
+        default: return ("404 Not Found", "not found\n")
         }
     }
 }

@@ -22,6 +22,8 @@ public final class MetricsRegistry: Sendable {
         let type: String
         let help: String
         var series: [(labels: String, metric: Metric)] = []
+        /// Series whose value is read when served, not stored.
+        var computed: [(labels: String, read: @Sendable () -> Double)] = []
     }
 
     private let families = Mutex<[(name: String, family: Family)]>([])
@@ -40,18 +42,37 @@ public final class MetricsRegistry: Sendable {
         metric(name, type: "gauge", help: help, labels: labels)
     }
 
+    /// A series `name` with `labels` whose value `read` gives each time the
+    /// metrics are served (a process's memory, whether it is ready); `type`
+    /// is `gauge` or `counter`. Registering the same name and labels again
+    /// replaces the reader.
+    public func computed(_ name: String, type: String = "gauge", help: String, labels: [(String, String)] = [],
+                         read: @escaping @Sendable () -> Double) {
+        let rendered = render(labels)
+        families.withLock { families in
+            let index = Self.family(name, type: type, help: help, in: &families)
+            families[index].family.computed.removeAll { $0.labels == rendered }
+            families[index].family.computed.append((rendered, read))
+        }
+    }
+
     private func metric(_ name: String, type: String, help: String, labels: [(String, String)]) -> Metric {
-        let rendered = labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",")
+        let rendered = render(labels)
         return families.withLock { families in
-            let index = families.firstIndex { $0.name == name } ?? {
-                families.append((name, Family(type: type, help: help)))
-                return families.count - 1
-            }()
+            let index = Self.family(name, type: type, help: help, in: &families)
             if let existing = families[index].family.series.first(where: { $0.labels == rendered }) { return existing.metric }
             let metric = Metric()
             families[index].family.series.append((rendered, metric))
             return metric
         }
+    }
+
+    /// The index of family `name`, added if new.
+    private static func family(_ name: String, type: String, help: String,
+                               in families: inout [(name: String, family: Family)]) -> Int {
+        if let index = families.firstIndex(where: { $0.name == name }) { return index }
+        families.append((name, Family(type: type, help: help)))
+        return families.count - 1
     }
 
     /// Every family in Prometheus' text exposition format.
@@ -60,10 +81,23 @@ public final class MetricsRegistry: Sendable {
             var text = ""
             for (name, family) in families {
                 text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.type)\n"
-                for (labels, metric) in family.series { text += "\(name){\(labels)} \(metric.current)\n" }
+                for (labels, metric) in family.series { text += "\(name)\(labels) \(metric.current)\n" }
+                for (labels, read) in family.computed { text += "\(name)\(labels) \(Self.format(read()))\n" }
             }
             return text
         }
+    }
+
+    /// A value as the exposition format writes it: whole numbers without a fraction.
+    private static func format(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    /// `{name="value",…}`, or nothing without labels.
+    private func render(_ labels: [(String, String)]) -> String {
+        labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",") + "}"
     }
 
     private func escaped(_ value: String) -> String {

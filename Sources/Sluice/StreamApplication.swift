@@ -28,6 +28,10 @@ public final class StreamApplication: Sendable {
     private let standby: StandbyThread?
     private let logger: Logger
     private let failure = Mutex<StreamThreadError?>(nil)
+    private let started = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    /// Stream threads started and not yet ended.
+    private let liveThreads = Atomic<Int>(0)
     private let done = DispatchGroup()
     private let stateLock: StateDirectoryLock
 
@@ -56,6 +60,24 @@ public final class StreamApplication: Sendable {
             ? StandbyThread(topology: topology, config: config, processID: lock.processID, factory: clientFactory, clock: clock,
                             logger: logger, metrics: metrics, state: state, processTasks: processTasks)
             : nil
+        metrics.registerProcessMetrics()
+        metrics.computed("sluice_ready", help: "1 when every task is assigned and restored (see /ready), else 0.",
+                         labels: [("application", config.applicationID)]) { [weak self] in
+            self?.state.isReady == true ? 1 : 0
+        }
+    }
+
+    /// Where the application is in its life: `/ready` answers 200 only
+    /// when it is ``ApplicationState/running``.
+    public var state: ApplicationState {
+        if let failure = failure.withLock({ $0 }) { return .failed("\(failure)") }
+        guard started.load(ordering: .relaxed) else { return .created }
+        if liveThreads.load(ordering: .relaxed) == 0 { return .stopped }
+        if stopping.load(ordering: .relaxed) { return .stopping }
+        let joining = threads.count { $0.stats.rebalances.current == 0 }
+        if joining > 0 { return .joining(threads: joining) }
+        let restoring = restoringTaskCount
+        return restoring > 0 ? .restoring(tasks: restoring) : .running
     }
 
     /// Starts the stream threads.
@@ -67,6 +89,8 @@ public final class StreamApplication: Sendable {
             logger.warning("librdkafka before 2.1.1 mis-parses tagged fields and cannot talk to brokers that send them; use a newer one",
                            metadata: ["librdkafka": "\(Librdkafka.version)"])
         }
+        liveThreads.store(threads.count, ordering: .relaxed)
+        started.store(true, ordering: .relaxed)
         for thread in threads {
             done.enter()
             let t = Thread { [self] in
@@ -77,6 +101,7 @@ public final class StreamApplication: Sendable {
                     // One failed thread stops the instance: its partitions go to healthy members.
                     stop()
                 }
+                liveThreads.subtract(1, ordering: .relaxed)
                 done.leave()
             }
             t.name = "sluice-stream-\(thread.index)"
@@ -96,6 +121,7 @@ public final class StreamApplication: Sendable {
     /// Asks every thread to finish: stop polling, commit, leave the group.
     /// Returns at once; ``wait()`` returns when they have.
     public func stop() {
+        stopping.store(true, ordering: .relaxed)
         for thread in threads { thread.requestStop() }
         standby?.requestStop()
     }

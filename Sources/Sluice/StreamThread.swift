@@ -564,7 +564,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func partitionsAssigned(_ partitions: [TopicPartition]) {
-        defer { publishOwned() }
+        // Counted once the new tasks exist, so that `/ready` never sees the assignment before its restores.
+        defer { publishOwned(); stats.rebalances.add(1) }
         do {
             for tp in partitions where tasks[tp] == nil && restorer?.isRestoring(tp) != true { try assignTask(tp) }
         } catch {
@@ -633,6 +634,8 @@ struct ThreadStats: Sendable {
     let tasks: Metric
     /// Tasks whose stores are restoring, not processing yet.
     let restoring: Metric
+    /// Assignments received: rebalances the thread took part in.
+    let rebalances: Metric
 
     init(_ registry: MetricsRegistry, applicationID: String, thread: Int) {
         let labels = [("application", applicationID), ("thread", String(thread))]
@@ -649,6 +652,8 @@ struct ThreadStats: Sendable {
         tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)
         restoring = registry.gauge("sluice_restoring_tasks",
                                    help: "Tasks whose state stores are restoring from their changelogs.", labels: labels)
+        rebalances = registry.counter("sluice_rebalances_total",
+                                      help: "Rebalances a stream thread took part in (assignments received).", labels: labels)
     }
 }
 

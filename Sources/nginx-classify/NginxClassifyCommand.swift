@@ -21,7 +21,7 @@ struct NginxClassifyCommand: ParsableCommand {
     @Option(help: "Commit interval in milliseconds (default: per guarantee).") var commitIntervalMs: Int?
     @Option(name: .customLong("kafka"), help: "A librdkafka property, name=value; repeatable.") var properties: [String] = []
     @Option(help: "Log level.") var logLevel = "info"
-    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (IPv4).") var metricsAddress: String?
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and the /health and /ready probes (IPv4).") var metricsAddress: String?
 
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }

@@ -138,9 +138,7 @@ struct BenchCommand: ParsableCommand {
         }
         let fields = text.split(separator: " ").map { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         guard let seconds = fields.first ?? nil else { throw ValidationError("phase \(phase.rawValue) wrote '\(text)'") }
-        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        return BenchResult(recordsPerSecond: Double(records) / seconds, cpuSeconds: cpu,
+        return BenchResult(recordsPerSecond: Double(records) / seconds, cpuSeconds: usage.cpuSeconds,
                            peakRSSMegabytes: Double(usage.ru_maxrss) / 1024,
                            p50: fields.count > 1 ? fields[1] : nil, p99: fields.count > 2 ? fields[2] : nil,
                            serviceCPU: serviceCPU)

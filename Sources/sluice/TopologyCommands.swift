@@ -63,7 +63,7 @@ struct RunCommand: ParsableCommand {
     var properties: [String] = []
     @Option(help: "Local state directory (one per instance).") var stateDir = "/tmp/sluice"
     @Option(help: "Log level.") var logLevel = "info"
-    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (IPv4).") var metricsAddress: String?
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and the /health and /ready probes (IPv4).") var metricsAddress: String?
 
     func run() throws {
         let spec = try loadTopologies([file])[0]

@@ -102,11 +102,7 @@ extension ElasticsearchSinkIntegrationTests {
 
     /// The `sluice_es_*` series `name` of the process serving metrics on `port`, summed over threads.
     private func scrape(_ name: String, port: String, reason: String? = nil) -> Int {
-        let response = try? HTTPClient(settings: HTTPSettings())
-            .perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)/metrics")).get()
-        return (response?.text ?? "").split(separator: "\n")
-            .filter { line in line.hasPrefix(name + "{") && (reason.map { line.contains("reason=\"\($0)\"") } ?? true) }
-            .compactMap { Int($0.split(separator: " ").last!) }.reduce(0, +)
+        metricTotal(name, in: localGet(port: UInt16(port)!, "/metrics").body, matching: reason.map { "reason=\"\($0)\"" })
     }
 
     @Test func elasticsearchStoppedForAMinuteMidRunLosesNothingAndTheRunCompletes() throws {

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Sluice
 import SluiceExamples
 import SluiceKafka
@@ -10,18 +7,7 @@ import Testing
 /// The metrics endpoint, scraped while the classify topology runs against the local broker.
 @Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker: run scripts/test.sh"))
 struct MetricsIntegrationTests {
-    private func get(_ port: UInt16, _ path: String) async throws -> (status: Int, body: String) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-    }
-
-    /// The value of every series of `family`, summed.
-    private func total(_ family: String, in text: String) -> Int {
-        text.split(separator: "\n").filter { $0.hasPrefix(family + "{") }
-            .compactMap { Int($0.split(separator: " ").last!) }.reduce(0, +)
-    }
-
-    @Test func theEndpointServesEverySeriesTheDashboardsQueryWithTheApplicationsCounts() async throws {
+    @Test func theEndpointServesEverySeriesTheDashboardsQueryWithTheApplicationsCountsAndItsProbes() throws {
         let run = Services.unique("metrics")
         let input = "\(run)-in", prefix = "\(run)-", count = 5_000
         let config = Services.streamsConfig(run, threads: 2)
@@ -35,13 +21,20 @@ struct MetricsIntegrationTests {
         app.start()
         #expect(app.waitUntilProcessed(count, timeout: .seconds(120)))
 
-        let (status, text) = try await get(endpoint.port, "/metrics")
+        let (status, text) = localGet(port: endpoint.port, "/metrics")
         #expect(status == 200)
-        #expect(total("sluice_records_processed_total", in: text) == count)
-        #expect(total("sluice_dead_letters_total", in: text) == count / 100)
-        #expect(total("sluice_assigned_tasks", in: text) == 6, "two threads share the six input partitions")
+        #expect(metricTotal("sluice_records_processed_total", in: text) == count)
+        #expect(metricTotal("sluice_dead_letters_total", in: text) == count / 100)
+        #expect(metricTotal("sluice_assigned_tasks", in: text) == 6, "two threads share the six input partitions")
         #expect(text.contains("application=\"\(run)\",thread=\"1\""))
-        #expect(try await get(endpoint.port, "/other").status == 404)
+        #expect(localGet(port: endpoint.port, "/other").status == 404)
+        #expect(metricTotal("sluice_rebalances_total", in: text) >= 2, "each thread had its assignment")
+        #expect(text.contains("sluice_ready{application=\"\(run)\"} 1\n"))
+        #expect(localGet(port: endpoint.port, "/ready") == (200, "running\n"), "both threads have their partitions and no state")
+        #expect(localGet(port: endpoint.port, "/health").status == 200)
+        let rss = text.split(separator: "\n").first { $0.hasPrefix("process_resident_memory_bytes ") }
+        #expect(rss.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 > 10_000_000, "the process's memory: \(rss ?? "none")")
+        #expect(text.contains("\nprocess_cpu_seconds_total "))
 
         let dashboards = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../dashboards")
         let files = try FileManager.default.contentsOfDirectory(atPath: dashboards.path).filter { $0.hasSuffix(".json") }
@@ -54,8 +47,10 @@ struct MetricsIntegrationTests {
         }
         app.stop()
         try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
-        let after = try await get(endpoint.port, "/metrics").body
-        #expect(total("sluice_commits_total", in: after) > 0, "stopping commits")
-        #expect(total("sluice_assigned_tasks", in: after) == 0)
+        let after = localGet(port: endpoint.port, "/metrics").body
+        #expect(metricTotal("sluice_commits_total", in: after) > 0, "stopping commits")
+        #expect(metricTotal("sluice_assigned_tasks", in: after) == 0)
+        #expect(localGet(port: endpoint.port, "/ready") == (503, "stopped\n"))
+        #expect(localGet(port: endpoint.port, "/health").status == 200, "a clean stop is no failure")
     }
 }

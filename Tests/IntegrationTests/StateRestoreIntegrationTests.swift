@@ -64,10 +64,15 @@ struct StateRestoreIntegrationTests {
     }
 
     /// Runs the application until `count` records are processed, stops it
-    /// cleanly, and returns how many changelog records its restores read.
-    private func run(_ config: StreamsConfig, input: String, output: String, until count: Int) throws -> Int {
+    /// cleanly, and returns how many changelog records its restores read;
+    /// `watch` runs once it has started, with the port of its metrics endpoint.
+    private func run(_ config: StreamsConfig, input: String, output: String, until count: Int,
+                     watch: (StreamApplication, UInt16) -> Void = { _, _ in }) throws -> Int {
         let app = try StreamApplication(topology: topology(input: input, output: output), config: config, logger: Services.logger)
+        let endpoint = try MetricsEndpoint(application: app, port: 0)
+        defer { endpoint.close() }
         app.start()
+        watch(app, endpoint.port)
         app.waitUntilProcessed(count, timeout: .seconds(180))
         app.stop()
         try #require(try app.wait(timeout: .seconds(120)), "the application drains and stops")
@@ -106,11 +111,22 @@ struct StateRestoreIntegrationTests {
         #expect(second < 100, "read \(second) changelog records for an intact local state")
 
         // Third run with the local state deleted: a full restore from the
-        // changelog, then the closers end every window.
+        // changelog, then the closers end every window. `/ready` answers
+        // 200 only once the restore is done.
         try FileManager.default.removeItem(atPath: "\(config.stateDirectory)/\(run)")
         try input.produceClosers()
-        let third = try self.run(config, input: input.topic, output: output, until: 2)
+        var probes: [(status: Int, body: String, restored: Int)] = []
+        let third = try self.run(config, input: input.topic, output: output, until: 2) { app, port in
+            while probes.last?.status != 200, probes.count < 6000 {
+                let (status, body) = localGet(port: port, "/ready")
+                probes.append((status, body, app.restoredCount))
+                pause(0.01)
+            }
+        }
         #expect(third > second, "the deleted state comes back from the whole changelog")
+        #expect(probes.contains { $0.status == 503 && $0.body.hasPrefix("restoring: ") })
+        #expect(probes.last?.status == 200, "ready once restored: \(probes.map(\.body).suffix(3))")
+        #expect(probes.filter { $0.status == 200 }.allSatisfy { $0.restored == third }, "not ready before the restore ends")
         print("rollup restore: intact restart read \(second) changelog records, deleted state read \(third)")
 
         let got = try results(output)

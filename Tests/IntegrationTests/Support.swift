@@ -3,6 +3,7 @@ import Logging
 import Sluice
 import SluiceExamples
 import SluiceKafka
+import SluiceSinks
 import Testing
 
 /// The local services the test script started, and helpers to drive
@@ -239,4 +240,19 @@ func binaryPath(_ product: String) -> String {
 }
 
 /// Sleeps the test's thread.
+/// `GET http://127.0.0.1:PORT/PATH`: its status and body (status 0 when nothing answered).
+func localGet(port: UInt16, _ path: String) -> (status: Int, body: String) {
+    let response = try? HTTPClient(settings: HTTPSettings())
+        .perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)\(path)")).get()
+    return (response?.status ?? 0, response?.text ?? "")
+}
+
+/// The sum of the series of `family` in Prometheus text (those whose
+/// labels contain `matching`, when given).
+func metricTotal(_ family: String, in text: String, matching: String? = nil) -> Int {
+    text.split(separator: "\n")
+        .filter { $0.hasPrefix(family + "{") && (matching.map($0.contains) ?? true) }
+        .compactMap { Int($0.split(separator: " ").last!) }.reduce(0, +)
+}
+
 func pause(_ seconds: Double) { Thread.sleep(forTimeInterval: seconds) }

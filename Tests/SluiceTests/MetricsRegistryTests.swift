@@ -26,4 +26,23 @@ import Testing
         registry.counter("sluice_z_total", help: "Z.", labels: [("reason", "a \"quoted\\path\"\nline")]).add(1)
         #expect(registry.prometheusText().contains(#"sluice_z_total{reason="a \"quoted\\path\"\nline"} 1"#))
     }
+
+    @Test func aComputedSeriesIsReadEachTimeTheMetricsAreServed() {
+        let registry = MetricsRegistry()
+        let level = Metric()
+        registry.computed("process_cpu_seconds_total", type: "counter", help: "CPU.") { Double(level.current) / 4 }
+        registry.computed("sluice_ready", help: "Ready.", labels: [("application", "a")]) { 1 }
+        level.set(6)
+        #expect(registry.prometheusText() == """
+            # HELP process_cpu_seconds_total CPU.
+            # TYPE process_cpu_seconds_total counter
+            process_cpu_seconds_total 1.5
+            # HELP sluice_ready Ready.
+            # TYPE sluice_ready gauge
+            sluice_ready{application="a"} 1
+
+            """)
+        level.set(8)
+        #expect(registry.prometheusText().contains("process_cpu_seconds_total 2\n"), "whole numbers are written without a fraction")
+    }
 }
