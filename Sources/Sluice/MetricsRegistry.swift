@@ -13,17 +13,55 @@ public final class Metric: Sendable {
     public var current: Int { value.load(ordering: .relaxed) }
 }
 
+/// Observations counted into buckets by upper bound, with their sum: what
+/// Prometheus' `histogram_quantile` reads. Observing takes a short lock,
+/// so it suits events (a commit, a request), not every record.
+public final class Histogram: Sendable {
+    /// The buckets' upper bounds, ascending; `+Inf` is implied.
+    public let bounds: [Double]
+    private let state: Mutex<(buckets: [Int], sum: Double)>
+
+    init(bounds: [Double]) {
+        self.bounds = bounds
+        state = Mutex((Array(repeating: 0, count: bounds.count + 1), 0))
+    }
+
+    /// Counts `value` in the first bucket whose bound is not below it.
+    public func observe(_ value: Double) {
+        let index = bounds.firstIndex { value <= $0 } ?? bounds.count
+        state.withLock {
+            $0.buckets[index] += 1
+            $0.sum += value
+        }
+    }
+
+    /// How many values were observed.
+    public var count: Int { state.withLock { $0.buckets.reduce(0, +) } }
+
+    /// Bucket counts (the last for values above every bound) and the sum.
+    var snapshot: (buckets: [Int], sum: Double) { state.withLock { $0 } }
+
+    /// Bounds for durations in seconds: Prometheus' defaults, and 30 s and
+    /// 60 s for requests that wait on a slow destination.
+    public static let secondsBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+}
+
 /// The metrics components register beside the engine's own (a sink's
 /// requests, retries and in-flight budget), served at `/metrics`.
 /// Registering takes a lock and happens when a component starts or meets
 /// a new label value; updating a ``Metric`` takes none.
 public final class MetricsRegistry: Sendable {
+    private enum Series {
+        case stored(Metric)
+        case computed(@Sendable () -> Double)
+        case histogram(Histogram)
+    }
+
     private struct Family {
         let type: String
         let help: String
-        var series: [(labels: String, metric: Metric)] = []
-        /// Series whose value is read when served, not stored.
-        var computed: [(labels: String, read: @Sendable () -> Double)] = []
+        /// Each series by its labels, rendered as `a="b",c="d"`.
+        var series: [(labels: String, value: Series)] = []
     }
 
     private let families = Mutex<[(name: String, family: Family)]>([])
@@ -42,37 +80,51 @@ public final class MetricsRegistry: Sendable {
         metric(name, type: "gauge", help: help, labels: labels)
     }
 
+    /// The histogram `name` with `labels` and bucket `bounds`, made on first use.
+    public func histogram(_ name: String, help: String, labels: [(String, String)],
+                          bounds: [Double] = Histogram.secondsBounds) -> Histogram {
+        register(name, type: "histogram", help: help, labels: labels) {
+            let histogram = Histogram(bounds: bounds)
+            return (.histogram(histogram), histogram)
+        } reuse: {
+            if case .histogram(let h) = $0 { h } else { nil }
+        }
+    }
+
     /// A series `name` with `labels` whose value `read` gives each time the
     /// metrics are served (a process's memory, whether it is ready); `type`
-    /// is `gauge` or `counter`. Registering the same name and labels again
-    /// replaces the reader.
+    /// is `gauge` or `counter`.
     public func computed(_ name: String, type: String = "gauge", help: String, labels: [(String, String)] = [],
                          read: @escaping @Sendable () -> Double) {
-        let rendered = render(labels)
-        families.withLock { families in
-            let index = Self.family(name, type: type, help: help, in: &families)
-            families[index].family.computed.removeAll { $0.labels == rendered }
-            families[index].family.computed.append((rendered, read))
-        }
+        register(name, type: type, help: help, labels: labels) { (.computed(read), ()) } reuse: { _ in nil }
     }
 
     private func metric(_ name: String, type: String, help: String, labels: [(String, String)]) -> Metric {
-        let rendered = render(labels)
-        return families.withLock { families in
-            let index = Self.family(name, type: type, help: help, in: &families)
-            if let existing = families[index].family.series.first(where: { $0.labels == rendered }) { return existing.metric }
+        register(name, type: type, help: help, labels: labels) {
             let metric = Metric()
-            families[index].family.series.append((rendered, metric))
-            return metric
+            return (.stored(metric), metric)
+        } reuse: {
+            if case .stored(let m) = $0 { m } else { nil }
         }
     }
 
-    /// The index of family `name`, added if new.
-    private static func family(_ name: String, type: String, help: String,
-                               in families: inout [(name: String, family: Family)]) -> Int {
-        if let index = families.firstIndex(where: { $0.name == name }) { return index }
-        families.append((name, Family(type: type, help: help)))
-        return families.count - 1
+    /// The series `name` with `labels`: the existing one as `reuse` gives
+    /// it, or else (replacing any other) the one `make` makes.
+    private func register<T>(_ name: String, type: String, help: String, labels: [(String, String)],
+                             make: () -> (Series, T), reuse: (Series) -> T?) -> T {
+        let rendered = labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",")
+        return families.withLock { families in
+            let index = families.firstIndex { $0.name == name } ?? {
+                families.append((name, Family(type: type, help: help)))
+                return families.count - 1
+            }()
+            let existing = families[index].family.series.firstIndex { $0.labels == rendered }
+            if let existing, let found = reuse(families[index].family.series[existing].value) { return found }
+            let (series, made) = make()
+            if let existing { families[index].family.series[existing].value = series }
+            else { families[index].family.series.append((rendered, series)) }
+            return made
+        }
     }
 
     /// Every family in Prometheus' text exposition format.
@@ -81,11 +133,29 @@ public final class MetricsRegistry: Sendable {
             var text = ""
             for (name, family) in families {
                 text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.type)\n"
-                for (labels, metric) in family.series { text += "\(name)\(labels) \(metric.current)\n" }
-                for (labels, read) in family.computed { text += "\(name)\(labels) \(Self.format(read()))\n" }
+                for (labels, series) in family.series {
+                    switch series {
+                    case .stored(let metric): text += "\(name)\(braced(labels)) \(metric.current)\n"
+                    case .computed(let read): text += "\(name)\(braced(labels)) \(Self.format(read()))\n"
+                    case .histogram(let histogram): text += histogramLines(name, labels, histogram)
+                    }
+                }
             }
             return text
         }
+    }
+
+    /// A histogram's cumulative buckets, sum and count.
+    private func histogramLines(_ name: String, _ labels: String, _ histogram: Histogram) -> String {
+        let (buckets, sum) = histogram.snapshot
+        let prefix = labels.isEmpty ? "" : labels + ","
+        var text = "", cumulative = 0
+        for (i, count) in buckets.enumerated() {
+            cumulative += count
+            let bound = i < histogram.bounds.count ? Self.format(histogram.bounds[i]) : "+Inf"
+            text += "\(name)_bucket{\(prefix)le=\"\(bound)\"} \(cumulative)\n"
+        }
+        return text + "\(name)_sum\(braced(labels)) \(Self.format(sum))\n\(name)_count\(braced(labels)) \(cumulative)\n"
     }
 
     /// A value as the exposition format writes it: whole numbers without a fraction.
@@ -95,10 +165,8 @@ public final class MetricsRegistry: Sendable {
         return String(value)
     }
 
-    /// `{name="value",…}`, or nothing without labels.
-    private func render(_ labels: [(String, String)]) -> String {
-        labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",") + "}"
-    }
+    /// `{labels}`, or nothing without labels.
+    private func braced(_ labels: String) -> String { labels.isEmpty ? "" : "{\(labels)}" }
 
     private func escaped(_ value: String) -> String {
         var out = ""

@@ -156,7 +156,7 @@ public final class StreamApplication: Sendable {
     public var restoringTaskCount: Int { threads.reduce(0) { $0 + $1.stats.restoring.current } }
 
     /// Records sent to the dead-letter topic so far.
-    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLettered.current } }
+    public var deadLetterCount: Int { threads.reduce(0) { $0 + $1.stats.deadLetters.current } }
 
     /// Blocks until at least `count` records are processed or `timeout`
     /// passes, looking every `interval`; returns whether they were.

@@ -198,7 +198,7 @@ public final class StreamTask {
     func deadLetter(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64, source: Provenance?,
                     reason: String, errorType: String, processor: String) throws {
         deadLetterCount += 1
-        stats?.deadLettered.add(1)
+        stats?.deadLettered(processor: processor, type: errorType)
         logger.warning("record sent to dead-letter topic", metadata: [
             "source": "\(source.map(\.description) ?? "-")", "processor": "\(processor)", "reason": "\(reason)",
             "topic": "\(deadLetterTopic)"])

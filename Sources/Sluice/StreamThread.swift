@@ -36,8 +36,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// At least once: the positions last sent to the group, per partition.
     private var groupCommitted: [TopicPartition: Int64] = [:]
     /// At least once: positions to commit once every record sent before the
-    /// delivery epoch is acknowledged (and the sinks hold nothing older), oldest first.
-    private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int)] = []
+    /// delivery epoch is acknowledged (and the sinks hold nothing older), oldest
+    /// first, each with when it was marked (ms).
+    private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int, marked: Int64)] = []
     /// The number of the last commit point whose state changes were sealed.
     private var lastSeal = 0
     /// Creates the stores' changelogs; `nil` without stores.
@@ -219,7 +220,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         for task in tasks.values where try task.sealState(lastSeal, changelogEnds: changelogEnds) { sealed = true }
         let offsets = pendingOffsets(of: tasks.keys)
         guard !offsets.isEmpty || sealed else { return }
-        commitPoints.append((producer.closeEpoch(), offsets, lastSeal))
+        commitPoints.append((producer.closeEpoch(), offsets, lastSeal, clock.now()))
         for o in offsets { committed[o.topicPartition] = o.offset }
     }
 
@@ -235,6 +236,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         var latest: [TopicPartition: Int64] = [:]
         var held: [TopicPartition: Int64] = [:]
         var seal = 0
+        var oldest = Int64.max
         while let point = commitPoints.first, point.epoch <= acknowledged {
             for o in point.offsets {
                 let tp = o.topicPartition
@@ -243,17 +245,18 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
                 if safe > groupCommitted[tp, default: .min] { latest[tp] = safe }
             }
             seal = point.seal
+            oldest = min(oldest, point.marked)
             commitPoints.removeFirst()
         }
         if !held.isEmpty {
-            commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }, seal), at: 0)
+            commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }, seal, oldest), at: 0)
         }
         // A task whose outputs are not all durable keeps its state changes
         // sealed: written now, they would mark its results as sent.
         for (tp, task) in tasks where held[tp] == nil { try task.writeState(through: seal) }
         guard !latest.isEmpty else { return }
-        commitToGroup(latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition },
-                      async: true)
+        let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
+        if commitToGroup(offsets, async: true) { stats.observeCommit(since: oldest, now: clock.now()) }
     }
 
     /// Commits `offsets` to the group; returns whether the commit went out.
@@ -307,6 +310,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// group commit after a flush otherwise (revocation, shutdown), which
     /// supersedes every pending commit point.
     func commit() throws {
+        let started = clock.now()
         commitPoints.removeAll()
         lastSeal += 1
         for task in tasks.values { try task.sealState(lastSeal, changelogEnds: changelogEnds) }
@@ -320,6 +324,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             try producer.commitTransaction(timeout: config.operationTimeout)
             inTransaction = false
             stats.commits.add(1)
+            stats.observeCommit(since: started, now: clock.now())
             try writeSealedState()
         } else {
             try flushSinks()
@@ -327,6 +332,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             deadLetterWaits.removeAll()
             try writeSealedState()
             guard !offsets.isEmpty, commitToGroup(offsets, async: false) else { return }
+            stats.observeCommit(since: started, now: clock.now())
         }
         for o in offsets { committed[o.topicPartition] = o.offset }
     }
@@ -418,7 +424,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Sends what a sink refused to the dead-letter topic; at least once,
     /// its input offset is committed only after that record is acknowledged.
     private func deadLetter(_ letter: DeadLetter, refusedBy sink: String) throws {
-        stats.deadLettered.add(1)
+        stats.deadLettered(processor: sink, type: letter.errorType)
         let topic = config.effectiveDeadLetterTopic
         logger.warning("record sent to dead-letter topic", metadata: [
             "source": "\(letter.source.map(\.description) ?? "-")", "processor": "\(sink)",
@@ -603,7 +609,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         forgetPartitions(partitions)
         // Another member may own them already: no pending point may commit them.
         let lost = Set(partitions)
-        commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }, $0.seal) }
+        commitPoints = commitPoints.map { ($0.epoch, $0.offsets.filter { !lost.contains($0.topicPartition) }, $0.seal, $0.marked) }
         guard exactlyOnce, inTransaction else { return }
         // The open transaction holds the lost tasks' output too: abort it and
         // replay the remaining tasks from their committed offsets.
@@ -622,8 +628,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 struct ThreadStats: Sendable {
     /// Records processed, dead-lettered included.
     let processed: Metric
-    /// Records sent to the dead-letter topic.
-    let deadLettered: Metric
+    /// Records sent to the dead-letter topic (served by processor and type).
+    let deadLetters: Metric
     /// Records that came after every window they belong to had closed.
     let late: Metric
     /// Changelog records read by state store restores.
@@ -636,13 +642,18 @@ struct ThreadStats: Sendable {
     let restoring: Metric
     /// Assignments received: rebalances the thread took part in.
     let rebalances: Metric
+    /// Seconds from a commit point to its commit.
+    let commitDuration: Histogram
+    private let registry: MetricsRegistry
+    private let labels: [(String, String)]
 
     init(_ registry: MetricsRegistry, applicationID: String, thread: Int) {
         let labels = [("application", applicationID), ("thread", String(thread))]
+        self.registry = registry
+        self.labels = labels
         processed = registry.counter("sluice_records_processed_total", help: "Input records processed, dead-lettered included.",
                                      labels: labels)
-        deadLettered = registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic.",
-                                        labels: labels)
+        deadLetters = Metric()
         late = registry.counter("sluice_late_records_total",
                                 help: "Records that arrived after every window they belong to had closed.", labels: labels)
         restored = registry.counter("sluice_state_restore_records_total",
@@ -654,6 +665,24 @@ struct ThreadStats: Sendable {
                                    help: "Tasks whose state stores are restoring from their changelogs.", labels: labels)
         rebalances = registry.counter("sluice_rebalances_total",
                                       help: "Rebalances a stream thread took part in (assignments received).", labels: labels)
+        commitDuration = registry.histogram(
+            "sluice_commit_duration_seconds",
+            help: "From a commit point to its commit: the transaction under exactly_once, the wait for acknowledgements and the offset commit under at_least_once.",
+            labels: labels)
+    }
+
+    /// Counts a record sent to the dead-letter topic by `processor` (a
+    /// node or a sink) for an error of `type` (a Swift error type, or the
+    /// destination's error type): a few series per topology.
+    func deadLettered(processor: String, type: String) {
+        deadLetters.add(1)
+        registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic, by processor and error type.",
+                         labels: labels + [("processor", processor), ("type", type)]).add(1)
+    }
+
+    /// Counts a commit of what was reached at `marked` (ms), done at `now`.
+    func observeCommit(since marked: Int64, now: Int64) {
+        commitDuration.observe(Double(max(0, now - marked)) / 1000)
     }
 }
 

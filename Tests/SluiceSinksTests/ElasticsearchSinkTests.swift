@@ -143,6 +143,7 @@ final class DeadLetterBox: @unchecked Sendable {
         #expect(exported("sluice_es_retried_items_total", #",reason="item""#) == 1)
         #expect(exported("sluice_es_requests_total") == 2)
         #expect((exported("sluice_es_request_bytes_total") ?? 0) > 0)
+        #expect(exported("sluice_es_request_duration_seconds_count") == 2, "the failed request's time counts too")
     }
 
     @Test func aDocumentThatBreaksTheMappingIsDeadLetteredWithTheErrorTheIndexAndItsSource() throws {

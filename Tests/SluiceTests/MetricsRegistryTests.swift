@@ -45,4 +45,22 @@ import Testing
         level.set(8)
         #expect(registry.prometheusText().contains("process_cpu_seconds_total 2\n"), "whole numbers are written without a fraction")
     }
+
+    @Test func aHistogramServesCumulativeBucketsItsSumAndItsCount() {
+        let registry = MetricsRegistry()
+        let latency = registry.histogram("sluice_commit_duration_seconds", help: "Commits.", labels: [("thread", "0")],
+                                         bounds: [0.01, 0.5])
+        for value in [0.003, 0.2, 0.5, 100] { latency.observe(value) }
+        #expect(registry.histogram("sluice_commit_duration_seconds", help: "Commits.", labels: [("thread", "0")]) === latency)
+        #expect(registry.prometheusText() == """
+            # HELP sluice_commit_duration_seconds Commits.
+            # TYPE sluice_commit_duration_seconds histogram
+            sluice_commit_duration_seconds_bucket{thread="0",le="0.01"} 1
+            sluice_commit_duration_seconds_bucket{thread="0",le="0.5"} 3
+            sluice_commit_duration_seconds_bucket{thread="0",le="+Inf"} 4
+            sluice_commit_duration_seconds_sum{thread="0"} 100.703
+            sluice_commit_duration_seconds_count{thread="0"} 4
+
+            """)
+    }
 }

@@ -19,13 +19,14 @@ import Testing
         return try b.build()
     }
 
-    private func thread(_ guarantee: ProcessingGuarantee, processID: String = "p1") throws -> StreamThread {
+    private func thread(_ guarantee: ProcessingGuarantee, processID: String = "p1",
+                        metrics: MetricsRegistry = MetricsRegistry()) throws -> StreamThread {
         var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig(["bootstrap.servers": "unused:1"]))
         config.guarantee = guarantee
         config.commitInterval = .milliseconds(100)
         config.operationTimeout = .milliseconds(10)
         return StreamThread(index: 0, topology: try topology(), config: config, processID: processID, factory: factory,
-                            clock: clock, logger: Logger(label: "test"))
+                            clock: clock, logger: Logger(label: "test"), metrics: metrics)
     }
 
     /// One loop iteration with the commit interval elapsed.
@@ -43,6 +44,7 @@ import Testing
         try stepAndCommit(t)
         #expect(factory.producer.events == ["init", "begin", "send out a", "send out b", "offsets [in-0@3]", "commit"])
         #expect(factory.consumer.events.filter { $0.hasPrefix("commit") }.isEmpty, "offsets go through the transaction only")
+        #expect(t.stats.commitDuration.count == 1, "each transaction's commit is timed")
     }
 
     @Test func exactlyOnceCommitsOffsetsOfRecordsThatProducedNoOutput() throws {
@@ -59,6 +61,20 @@ import Testing
         try t.start()
         try stepAndCommit(t)
         #expect(factory.producer.events == ["init", "begin", "send app-dlq bad", "offsets [in-0@1]", "commit"])
+    }
+
+    @Test func deadLettersAreCountedByTheProcessorThatThrewAndTheErrorsType() throws {
+        factory.consumer.append("in", 0, "bad")
+        factory.consumer.append("in", 0, "fine")
+        factory.consumer.append("in", 0, "bad")
+        let metrics = MetricsRegistry()
+        let t = try thread(.atLeastOnce, metrics: metrics)
+        try t.start()
+        try stepAndCommit(t)
+        let series = metrics.prometheusText().split(separator: "\n").filter { $0.hasPrefix("sluice_dead_letters_total{") }
+        #expect(series.count == 1)
+        #expect(series.first?.contains(#"{application="app",thread="0",processor="MAP-0003",type="CocoaError"} 2"#) == true, "\(series)")
+        #expect(t.stats.deadLetters.current == 2)
     }
 
     @Test func aFailedCommitAbortsAndRewindsTasksToTheCommittedOffsets() throws {
@@ -161,9 +177,12 @@ import Testing
         #expect(factory.consumer.events.allSatisfy { !$0.hasPrefix("commit") }, "outputs not acknowledged yet")
         #expect(!factory.producer.events.contains("flush"), "a commit point never stops the thread to flush")
         factory.producer.withholdAcknowledgements = false
+        clock.advance(by: 250)
         try t.step()
         #expect(factory.consumer.events.last == "commit async [in-0@1, in-1@1]")
         #expect(!factory.producer.events.contains("begin"))
+        #expect(t.stats.commitDuration.count == 1)
+        #expect(t.stats.commitDuration.snapshot.sum == 0.25, "the commit came 250 ms after its commit point")
     }
 
     @Test func atLeastOnceNeverCommitsPastAFailedDelivery() throws {

@@ -183,7 +183,7 @@ public final class ElasticsearchSink: Sink {
         guard let batch = inFlight.removeValue(forKey: tag) else { return }
         stats.inFlight = inFlight.count
         let now = clock.now()
-        stats.latencies.record(now - batch.sentAt)
+        stats.requestEnded(after: now - batch.sentAt)
         switch result {
         case .failure(let error):
             hosts.markDown(batch.host, now: now, for: config.retry.delay(after: 1))

@@ -9,10 +9,11 @@ public struct ElasticsearchSinkStats {
     private let labels: [(String, String)]
     private let requestsSent, bytesSent, acknowledged, conflictsIgnored, deadLetters: Metric
     private let inFlightRequests, failingGauge: Metric
+    private let requestDuration: Histogram
     /// The retried-items counter of each reason met so far.
     private var retryCounters: [String: Metric] = [:]
-    /// Request latencies in milliseconds.
-    public var latencies = LatencySamples()
+    /// Request latencies in milliseconds, the most recent.
+    public private(set) var latencies = LatencySamples()
 
     /// Registers the sink's series in `context`'s registry.
     init(_ context: SinkContext) {
@@ -30,7 +31,16 @@ public struct ElasticsearchSinkStats {
                                                  labels: context.metricLabels)
         failingGauge = context.metrics.gauge("sluice_es_failing", help: "1 while requests fail and are retried with backoff.",
                                              labels: context.metricLabels)
+        requestDuration = context.metrics.histogram("sluice_es_request_duration_seconds",
+                                                    help: "From sending a bulk request to reading its response.",
+                                                    labels: context.metricLabels)
         for reason in ["item", "connection"] { _ = retryCounter(reason) }
+    }
+
+    /// Counts a request answered (or failed) `milliseconds` after it was sent.
+    mutating func requestEnded(after milliseconds: Int64) {
+        latencies.record(milliseconds)
+        requestDuration.observe(Double(milliseconds) / 1000)
     }
 
     /// Items retried, by reason (`item`, `connection`, `http_503`, …).
