@@ -29,7 +29,6 @@ public final class StreamApplication: Sendable {
     private let logger: Logger
     private let failure = Mutex<StreamThreadError?>(nil)
     private let started = Atomic<Bool>(false)
-    private let stopping = Atomic<Bool>(false)
     /// Stream threads started and not yet ended.
     private let liveThreads = Atomic<Int>(0)
     private let done = DispatchGroup()
@@ -73,7 +72,7 @@ public final class StreamApplication: Sendable {
         if let failure = failure.withLock({ $0 }) { return .failed("\(failure)") }
         guard started.load(ordering: .relaxed) else { return .created }
         if liveThreads.load(ordering: .relaxed) == 0 { return .stopped }
-        if stopping.load(ordering: .relaxed) { return .stopping }
+        if threads.contains(where: \.stopRequested) { return .stopping }
         let joining = threads.count { $0.stats.rebalances.current == 0 }
         if joining > 0 { return .joining(threads: joining) }
         let restoring = restoringTaskCount
@@ -121,7 +120,6 @@ public final class StreamApplication: Sendable {
     /// Asks every thread to finish: stop polling, commit, leave the group.
     /// Returns at once; ``wait()`` returns when they have.
     public func stop() {
-        stopping.store(true, ordering: .relaxed)
         for thread in threads { thread.requestStop() }
         standby?.requestStop()
     }
