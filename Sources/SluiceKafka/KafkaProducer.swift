@@ -25,6 +25,7 @@ public final class KafkaProducer {
     private let callbacks: ClientCallbacks
     private var topics: [String: OpaquePointer] = [:]
     private var recentTopics: [(name: String, handle: OpaquePointer)] = []
+    private var sentCount = 0
     private let logger: Logger
     /// The effective configuration, defaults included.
     public let config: KafkaConfig
@@ -52,8 +53,11 @@ public final class KafkaProducer {
     /// Records whose delivery failed since the producer was created.
     public var failedCount: Int { callbacks.failedCount }
 
-    /// Records enqueued but not yet acknowledged (or reported failed).
-    public var inFlightCount: Int { Int(rd_kafka_outq_len(handle)) }
+    /// Records enqueued whose delivery has not been reported yet.
+    ///
+    /// Counted from ``send`` and the delivery reports rather than read from
+    /// `rd_kafka_outq_len`, which also counts pending error events and requests.
+    public var inFlightCount: Int { sentCount - callbacks.deliveredCount - callbacks.failedCount }
 
     /// Enqueues a record. When librdkafka's queue is full, serves delivery
     /// reports until there is room (back-pressure, never a drop).
@@ -78,6 +82,7 @@ public final class KafkaProducer {
             }
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 callbacks.acknowledgements.sent()
+                sentCount += 1
                 return
             }
             if let nativeHeaders { rd_kafka_headers_destroy(nativeHeaders) }
