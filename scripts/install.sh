@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-APT_PACKAGES=(librdkafka-dev librocksdb-dev libcurl4-openssl-dev liblz4-dev libzstd-dev libpcre2-dev zlib1g-dev pkg-config curl nginx-light openssl)
+APT_PACKAGES=(librdkafka-dev librocksdb-dev libcurl4-openssl-dev liblz4-dev libzstd-dev libpcre2-dev zlib1g-dev pkg-config curl nginx-light openssl prometheus)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -22,6 +22,8 @@ public protocol ConsumerClient: AnyObject {
     func pause(_ partitions: [TopicPartition]) throws
     /// Resumes fetching from partitions.
     func resume(_ partitions: [TopicPartition]) throws
+    /// The high watermarks the last fetches reported (no broker call).
+    func highWatermarks(_ partitions: [TopicPartition]) -> [TopicPartition: Int64]
     /// The group's metadata for a transaction.
     func groupMetadata() -> ConsumerGroupMetadata
     /// Leaves the group.
@@ -42,6 +44,8 @@ public protocol ProducerClient: AnyObject {
     @discardableResult func poll(timeout: Duration) -> Int
     /// Throws the first delivery failure since the last check.
     func checkDeliveries() throws
+    /// Records enqueued per topic since the last call.
+    func takeSentCounts() -> [String: Int]
     /// Closes the current delivery epoch and returns its number.
     func closeEpoch() -> Int
     /// The highest closed epoch whose records (and all before) were acknowledged.

@@ -99,6 +99,16 @@ public final class MetricsRegistry: Sendable {
         register(name, type: type, help: help, labels: labels) { (.computed(read), ()) } reuse: { _ in nil }
     }
 
+    /// Drops the series `name` with `labels` (a partition no longer owned),
+    /// so that `/metrics` stops serving its last value.
+    public func remove(_ name: String, labels: [(String, String)]) {
+        let rendered = render(labels)
+        families.withLock { families in
+            guard let index = families.firstIndex(where: { $0.name == name }) else { return }
+            families[index].family.series.removeAll { $0.labels == rendered }
+        }
+    }
+
     private func metric(_ name: String, type: String, help: String, labels: [(String, String)]) -> Metric {
         register(name, type: type, help: help, labels: labels) {
             let metric = Metric()
@@ -112,7 +122,7 @@ public final class MetricsRegistry: Sendable {
     /// it, or else (replacing any other) the one `make` makes.
     private func register<T>(_ name: String, type: String, help: String, labels: [(String, String)],
                              make: () -> (Series, T), reuse: (Series) -> T?) -> T {
-        let rendered = labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",")
+        let rendered = render(labels)
         return families.withLock { families in
             let index = families.firstIndex { $0.name == name } ?? {
                 families.append((name, Family(type: type, help: help)))
@@ -163,6 +173,11 @@ public final class MetricsRegistry: Sendable {
         guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
+    }
+
+    /// Labels as a series key and as the exposition format writes them: `a="b",c="d"`.
+    private func render(_ labels: [(String, String)]) -> String {
+        labels.map { "\($0.0)=\"\(escaped($0.1))\"" }.joined(separator: ",")
     }
 
     /// `{labels}`, or nothing without labels.

@@ -1,3 +1,16 @@
+/// What every node of a task has, whatever its record type: a name and
+/// how many records reached it since the thread last read the count.
+@usableFromInline
+class NodeCount {
+    @usableFromInline let name: String
+    /// Records that reached the node; the stream thread moves the count
+    /// into its metrics and resets it (a plain add per record, no atomics).
+    @usableFromInline final var received = 0
+
+    @inlinable
+    init(name: String) { self.name = name }
+}
+
 /// A processing node as instantiated in one task: a name and the code that
 /// takes its records.
 ///
@@ -6,19 +19,25 @@
 /// the concrete value types: a chain of direct closure calls on the task's
 /// thread, with no generic dispatch per record.
 @usableFromInline
-final class Node<Input> {
-    @usableFromInline let name: String
+final class Node<Input>: NodeCount {
     @usableFromInline let body: (Record<Input>) throws -> Void
 
     @inlinable
     init(name: String, body: @escaping (Record<Input>) throws -> Void) {
-        self.name = name
         self.body = body
+        super.init(name: name)
     }
 
     /// Handles one record. Throws ``ProcessingError`` naming the node whose code failed.
     @inlinable @inline(__always)
-    func process(_ record: Record<Input>) throws { try body(record) }
+    func process(_ record: Record<Input>) throws {
+        received &+= 1
+        try body(record)
+    }
+
+    /// The function a parent calls to hand the node a record: counts it, then processes it.
+    @inlinable
+    var entry: (Record<Input>) throws -> Void { { record in try self.process(record) } }
 
     /// A node that passes records on to `children` unchanged (sources, merge
     /// points, split branches).
@@ -34,8 +53,8 @@ func emitter<Value>(_ children: [AnyObject]) -> (Record<Value>) throws -> Void {
     let nodes = children.map { $0 as! Node<Value> }
     switch nodes.count {
     case 0: return { _ in }
-    case 1: return nodes[0].body
-    default: return { record in for node in nodes { try node.body(record) } }
+    case 1: return nodes[0].entry
+    default: return { record in for node in nodes { try node.process(record) } }
     }
 }
 

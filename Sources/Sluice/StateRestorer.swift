@@ -117,6 +117,10 @@ final class StateRestorer {
     /// The tasks restoring.
     var restoring: [TopicPartition] { Array(tasks.keys) }
 
+    /// Changelog records the reading restores have left up to their
+    /// changelogs' reported ends (waiting ones, whose ends are not asked yet, count none).
+    var remainingRecords: Int { active.values.reduce(0) { $0 + max(0, Int($1.end - $1.next)) } }
+
     /// Stops restoring `partitions` and closes their stores; what was
     /// written stays (a later restore starts again from the stores' positions).
     func cancel(_ partitions: some Sequence<TopicPartition>) throws {

@@ -230,7 +230,7 @@ public struct BranchedStream<Value> {
         let hasDefault = defaultName != nil
         let splitName = name
         builder.add(splitName, kind: "split", parents: [source.node]) { context in
-            let targets = context.children.map { ($0 as! Node<Value>).body }
+            let targets = context.children.map { ($0 as! Node<Value>).entry }
             let fallback = hasDefault ? targets.last : nil
             return Node<Value>(name: splitName) { record in
                 let chosen = try attributed(to: splitName) { () throws -> Int? in

@@ -66,6 +66,8 @@ public final class StreamTask {
     @usableFromInline let sinks: [String: any Sink]
     private let logger: Logger
     private var root: Node<[UInt8]?>!
+    /// Every node of the task, in name order, with what reached each.
+    private(set) var nodes: [NodeCount] = []
     private var closers: [() -> Void] = []
     private var committers: [() -> Void] = []
     private var inputEnders: [() throws -> Void] = []
@@ -101,7 +103,7 @@ public final class StreamTask {
         self.stats = stats
         self.state = state
         self.stores = stores
-        root = try topology.instantiate(source: source, task: self)
+        (root, nodes) = try topology.instantiate(source: source, task: self)
     }
 
     /// The task's store called `name`, opened on first use.
@@ -117,6 +119,9 @@ public final class StreamTask {
     public var statePosition: Int64? {
         stores.values.compactMap(\.committedInputOffset).min()
     }
+
+    /// The approximate size in bytes of each store opened, by name.
+    var storeSizes: [(name: String, bytes: Int)] { stores.values.map { ($0.name, $0.bytes.approximateBytes) } }
 
     /// Registers work to do when the input ends (a dry run's last record):
     /// windowed aggregates close their open windows.

@@ -62,6 +62,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var rebalanceError: Error?
     private var batch: [KafkaMessage] = []
     private var nextCommit: Int64 = 0
+    /// When the series counted without atomics are next brought up to date (ms).
+    private var nextStatsUpdate: Int64 = 0
     private var abortBackoff = Duration.milliseconds(100)
     /// How long a restore waits at its changelog's reported end for records
     /// past it (ms); see ``StateRestorer``.
@@ -126,6 +128,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Commits what was processed, closes the tasks and leaves the group.
     func shutdown() throws {
         try commit()
+        publishStats()
         closeTasks()
         consumer.close()
         try producer.flush(timeout: config.operationTimeout)
@@ -181,22 +184,24 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         // Under exactly-once every batch belongs to a transaction, even one
         // that produces nothing: its offsets commit through it.
         if !batch.isEmpty { try collector.beginTransactionIfNeeded() }
-        var count = 0
         var task: StreamTask?
+        var run = 0 // records of `task` processed since the partition last changed
         // Indexing borrows each record from the batch; `for … in` would copy it.
         for i in batch.indices {
             let message = batch[i]
             // Batches run partition by partition: look the task up only when the partition changes.
             if task == nil || task!.id.partition != message.partition || task!.id.topic != message.topic {
+                if run > 0 { stats.processed(run, of: task!.id.topic) }
+                run = 0
                 task = tasks[TopicPartition(message.topic, message.partition)]
             }
             // A record of a partition revoked during this poll belongs to its
             // new owner; one of a restoring task is read again once it starts.
             guard let task else { continue }
             try task.process(message)
-            count += 1
+            run += 1
         }
-        if count > 0 { stats.processed.add(count) }
+        if run > 0 { stats.processed(run, of: task!.id.topic) }
         try restoreStores(waiting: batch.isEmpty && !full)
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
@@ -204,6 +209,10 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         for (_, sink) in sinks { try sink.poll(timeout: full && sink.isFull ? config.pollTimeout : .zero) }
         let now = clock.now()
         for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
+        if now >= nextStatsUpdate {
+            publishStats()
+            nextStatsUpdate = now + 1000
+        }
         if now >= nextCommit {
             if exactlyOnce { try commit() } else { try markCommitPoint() }
             nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
@@ -503,7 +512,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// group's committed offsets, discarding uncommitted progress.
     private func rewind(_ partitions: [TopicPartition]) throws {
         guard !partitions.isEmpty else { return }
-        for tp in partitions { tasks.removeValue(forKey: tp)?.close() }
+        for tp in partitions { closeTask(tp) }
         forgetPartitions(partitions)
         let positions = try consumer.committed(partitions, timeout: config.operationTimeout)
         try consumer.seek(positions.map {
@@ -519,7 +528,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         logger.error("producer fenced; closing tasks without commit and rejoining the group",
                      metadata: ["error": "\(error)"])
         let owned = Array(tasks.keys)
-        for tp in owned { tasks.removeValue(forKey: tp)?.close() }
+        for tp in owned { closeTask(tp) }
         cancelRestores(restorer?.restoring ?? [])
         forgetPartitions(owned)
         committed.removeAll()
@@ -546,11 +555,43 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         }
     }
 
+    /// Closes the task of `tp`, if any, once its counts are in the metrics.
+    private func closeTask(_ tp: TopicPartition) {
+        guard let task = tasks.removeValue(forKey: tp) else { return }
+        publishCounts(of: task)
+        stats.forgetLag(of: tp)
+        task.close()
+    }
+
     private func closeTasks() {
-        for task in tasks.values { task.close() }
-        tasks.removeAll()
+        for tp in Array(tasks.keys) { closeTask(tp) }
         cancelRestores(restorer?.restoring ?? [])
         publishOwned()
+    }
+
+    /// Brings the series the thread keeps without atomics up to date:
+    /// records per processor node and per output topic, each partition's
+    /// lag, store sizes, paused partitions and what restores have left.
+    private func publishStats() {
+        for (topic, count) in producer.takeSentCounts() { stats.produced(count, to: topic) }
+        let ends = consumer.highWatermarks(Array(tasks.keys))
+        var storeBytes: [String: Int] = [:]
+        for (tp, task) in tasks {
+            publishCounts(of: task)
+            if let end = ends[tp], let position = task.nextOffset ?? committed[tp] { stats.lag(max(0, end - position), of: tp) }
+            for (name, bytes) in task.storeSizes { storeBytes[name, default: 0] += bytes }
+        }
+        for (name, bytes) in storeBytes { stats.storeSize(bytes, store: name) }
+        stats.paused.set(paused.count)
+        stats.restoreRemaining.set(restorer?.remainingRecords ?? 0)
+    }
+
+    /// Moves the counts of what reached `task`'s nodes into the metrics.
+    private func publishCounts(of task: StreamTask) {
+        for node in task.nodes where node.received > 0 {
+            stats.reached(node.received, processor: node.name)
+            node.received = 0
+        }
     }
 
     /// Tells the process which tasks this thread owns now (restoring ones included).
@@ -593,7 +634,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             rebalanceError = rebalanceError ?? error
         }
         for tp in revoked {
-            tasks.removeValue(forKey: tp)?.close()
+            closeTask(tp)
             committed.removeValue(forKey: tp)
         }
         forgetPartitions(revoked)
@@ -603,7 +644,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         defer { publishOwned() }
         cancelRestores(partitions)
         for tp in partitions {
-            tasks.removeValue(forKey: tp)?.close()
+            closeTask(tp)
             committed.removeValue(forKey: tp)
         }
         forgetPartitions(partitions)
@@ -620,69 +661,6 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         } catch {
             rebalanceError = rebalanceError ?? error
         }
-    }
-}
-
-/// Counters of one stream thread, written by it and read by others: its
-/// series at `/metrics`, labelled with the application and the thread.
-struct ThreadStats: Sendable {
-    /// Records processed, dead-lettered included.
-    let processed: Metric
-    /// Records sent to the dead-letter topic (served by processor and type).
-    let deadLetters: Metric
-    /// Records that came after every window they belong to had closed.
-    let late: Metric
-    /// Changelog records read by state store restores.
-    let restored: Metric
-    /// Input positions committed (transactions under exactly-once).
-    let commits: Metric
-    /// Tasks (input partitions) the thread owns now.
-    let tasks: Metric
-    /// Tasks whose stores are restoring, not processing yet.
-    let restoring: Metric
-    /// Assignments received: rebalances the thread took part in.
-    let rebalances: Metric
-    /// Seconds from a commit point to its commit.
-    let commitDuration: Histogram
-    private let registry: MetricsRegistry
-    private let labels: [(String, String)]
-
-    init(_ registry: MetricsRegistry, applicationID: String, thread: Int) {
-        let labels = [("application", applicationID), ("thread", String(thread))]
-        self.registry = registry
-        self.labels = labels
-        processed = registry.counter("sluice_records_processed_total", help: "Input records processed, dead-lettered included.",
-                                     labels: labels)
-        deadLetters = Metric()
-        late = registry.counter("sluice_late_records_total",
-                                help: "Records that arrived after every window they belong to had closed.", labels: labels)
-        restored = registry.counter("sluice_state_restore_records_total",
-                                    help: "Changelog records read by state store restores.", labels: labels)
-        commits = registry.counter("sluice_commits_total",
-                                   help: "Commits of input positions (transactions under exactly_once).", labels: labels)
-        tasks = registry.gauge("sluice_assigned_tasks", help: "Tasks (input partitions) a stream thread owns.", labels: labels)
-        restoring = registry.gauge("sluice_restoring_tasks",
-                                   help: "Tasks whose state stores are restoring from their changelogs.", labels: labels)
-        rebalances = registry.counter("sluice_rebalances_total",
-                                      help: "Rebalances a stream thread took part in (assignments received).", labels: labels)
-        commitDuration = registry.histogram(
-            "sluice_commit_duration_seconds",
-            help: "From a commit point to its commit: the transaction under exactly_once, the wait for acknowledgements and the offset commit under at_least_once.",
-            labels: labels)
-    }
-
-    /// Counts a record sent to the dead-letter topic by `processor` (a
-    /// node or a sink) for an error of `type` (a Swift error type, or the
-    /// destination's error type): a few series per topology.
-    func deadLettered(processor: String, type: String) {
-        deadLetters.add(1)
-        registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic, by processor and error type.",
-                         labels: labels + [("processor", processor), ("type", type)]).add(1)
-    }
-
-    /// Counts a commit of what was reached at `marked` (ms), done at `now`.
-    func observeCommit(since marked: Int64, now: Int64) {
-        commitDuration.observe(Double(max(0, now - marked)) / 1000)
     }
 }
 

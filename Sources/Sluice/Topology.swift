@@ -49,8 +49,9 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
         return stores.filter { reached.contains($0.owner) }
     }
 
-    /// Instantiates the nodes reachable from `source` for one task, children first.
-    func instantiate(source: String, task: StreamTask) throws -> Node<[UInt8]?> {
+    /// Instantiates the nodes reachable from `source` for one task, children
+    /// first; returns the source node and every node made, in name order.
+    func instantiate(source: String, task: StreamTask) throws -> (source: Node<[UInt8]?>, nodes: [NodeCount]) {
         var made: [String: AnyObject] = [:]
         func make(_ name: String) throws -> AnyObject {
             if let node = made[name] { return node }
@@ -60,7 +61,8 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
             made[name] = node
             return node
         }
-        return try make(source) as! Node<[UInt8]?>
+        let root = try make(source) as! Node<[UInt8]?>
+        return (root, made.sorted { $0.key < $1.key }.compactMap { $0.value as? NodeCount })
     }
 
     /// The graph as indented text: one line per node with its children.

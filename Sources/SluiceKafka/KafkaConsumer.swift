@@ -170,6 +170,19 @@ public final class KafkaConsumer {
         try KafkaError.check(rd_kafka_resume_partitions(handle, list), "resume")
     }
 
+    /// The high watermark (the offset after the last record) of each of
+    /// `partitions` as the last fetch reported it, without asking the
+    /// broker; a partition not fetched yet is absent.
+    public func highWatermarks(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            var low: Int64 = -1, high: Int64 = -1
+            let err = rd_kafka_get_watermark_offsets(handle, tp.topic, tp.partition, &low, &high)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 { out[tp] = high }
+        }
+        return out
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() throws(KafkaError) -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

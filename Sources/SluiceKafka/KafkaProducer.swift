@@ -23,8 +23,9 @@ public final class KafkaProducer {
 
     private let handle: OpaquePointer
     private let callbacks: ClientCallbacks
-    private var topics: [String: OpaquePointer] = [:]
-    private var recentTopics: [(name: String, handle: OpaquePointer)] = []
+    private var topics: [String: SendTopic] = [:]
+    /// The last topics sent to: found by comparing names, cheaper than hashing one per record.
+    private var recentTopics: [SendTopic] = []
     private var sentCount = 0
     private let logger: Logger
     /// The effective configuration, defaults included.
@@ -40,7 +41,7 @@ public final class KafkaProducer {
     }
 
     deinit {
-        for (_, rkt) in topics { rd_kafka_topic_destroy(rkt) }
+        for (_, topic) in topics { rd_kafka_topic_destroy(topic.handle) }
         rd_kafka_destroy(handle)
     }
 
@@ -69,7 +70,8 @@ public final class KafkaProducer {
     ///     ``deliveredOffsets(through:)`` (a changelog's end, say).
     public func send(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?,
                      headers: [KafkaHeader] = [], timestamp: Int64? = nil, trackOffset: Bool = false) throws(KafkaError) {
-        let rkt = topicHandle(topic)
+        let target = sendTopic(topic)
+        let rkt = target.handle
         let epoch = UnsafeMutableRawPointer(
             bitPattern: callbacks.acknowledgements.current | (trackOffset ? ClientCallbacks.trackedFlag : 0))
         while true {
@@ -83,6 +85,7 @@ public final class KafkaProducer {
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 callbacks.acknowledgements.sent()
                 sentCount += 1
+                target.sent += 1
                 return
             }
             if let nativeHeaders { rd_kafka_headers_destroy(nativeHeaders) }
@@ -183,13 +186,24 @@ public final class KafkaProducer {
     /// The librdkafka handle of a topic. A few recent topics are kept in a
     /// small list first: comparing the same string instances is cheaper than
     /// hashing one per record.
-    private func topicHandle(_ topic: String) -> OpaquePointer {
-        for entry in recentTopics where entry.name == topic { return entry.handle }
-        let rkt = topics[topic] ?? rd_kafka_topic_new(handle, topic, nil)!
-        topics[topic] = rkt
+    /// Records enqueued per topic since the last call; each record is
+    /// reported once (a stream thread's records-out counters).
+    public func takeSentCounts() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (name, topic) in topics where topic.sent > 0 {
+            out[name] = topic.sent
+            topic.sent = 0
+        }
+        return out
+    }
+
+    private func sendTopic(_ name: String) -> SendTopic {
+        for entry in recentTopics where entry.name == name { return entry }
+        let topic = topics[name] ?? SendTopic(name: name, handle: rd_kafka_topic_new(handle, name, nil)!)
+        topics[name] = topic
         if recentTopics.count == 8 { recentTopics.removeFirst() }
-        recentTopics.append((topic, rkt))
-        return rkt
+        recentTopics.append(topic)
+        return topic
     }
 
     private func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer? {
@@ -203,6 +217,19 @@ public final class KafkaProducer {
             }
         }
         return native
+    }
+}
+
+/// A topic the producer sends to: librdkafka's handle and the records
+/// enqueued since ``KafkaProducer/takeSentCounts()`` last took them.
+private final class SendTopic {
+    let name: String
+    let handle: OpaquePointer
+    var sent = 0
+
+    init(name: String, handle: OpaquePointer) {
+        self.name = name
+        self.handle = handle
     }
 }
 

@@ -15,6 +15,9 @@ public protocol ByteStore: AnyObject {
     /// false. The buffers are valid during the call only.
     func scan(from start: [UInt8], to end: [UInt8]?,
               _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws
+    /// About how many bytes the data takes: on disk and in memory for
+    /// RocksDB, keys and values for memory. For metrics, not for decisions.
+    var approximateBytes: Int { get }
     /// Releases the store; it must not be used afterwards.
     func close()
 }
@@ -29,13 +32,19 @@ public final class InMemoryStore: ByteStore {
 
     public func get(_ key: [UInt8]) throws(StateError) -> [UInt8]? { entries[key] }
 
+    public private(set) var approximateBytes = 0
+
     public func write(_ batch: StoreBatch) throws(StateError) {
         for change in batch.changes {
             switch change {
-            case .put(let key, let value): entries[key] = value
-            case .delete(let key): entries[key] = nil
+            case .put(let key, let value):
+                let old = entries.updateValue(value, forKey: key)
+                approximateBytes += value.count - (old.map { $0.count } ?? -key.count)
+            case .delete(let key):
+                if let old = entries.removeValue(forKey: key) { approximateBytes -= key.count + old.count }
             case .deleteRange(let start, let end):
                 entries = entries.filter { $0.key.lexicographicallyPrecedes(start) || !$0.key.lexicographicallyPrecedes(end) }
+                approximateBytes = entries.reduce(0) { $0 + $1.key.count + $1.value.count }
             }
         }
         if let p = batch.position { position = p }

@@ -169,6 +169,13 @@ public final class RocksDBStore: ByteStore {
         }
     }
 
+    public var approximateBytes: Int {
+        ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"].reduce(0) { sum, name in
+            var value: UInt64 = 0
+            return rocksdb_property_int_cf(db, data, name, &value) == 0 ? sum + Int(value) : sum
+        }
+    }
+
     /// Sets the size of each of the two memtables.
     func setWriteBufferSize(_ bytes: Int) {
         var error: UnsafeMutablePointer<CChar>?

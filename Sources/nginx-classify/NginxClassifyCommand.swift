@@ -21,10 +21,11 @@ struct NginxClassifyCommand: ParsableCommand {
     @Option(help: "Commit interval in milliseconds (default: per guarantee).") var commitIntervalMs: Int?
     @Option(name: .customLong("kafka"), help: "A librdkafka property, name=value; repeatable.") var properties: [String] = []
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "Log lines as text or json (default: json unless standard error is a terminal).") var logFormat: LogFormat?
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and the /health and /ready probes (IPv4).") var metricsAddress: String?
 
     func run() throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LogLineHandler.bootstrap(logFormat)
         var logger = Logger(label: "nginx-classify")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         guard let guarantee = ProcessingGuarantee(rawValue: guarantee) else {
@@ -43,3 +44,5 @@ struct NginxClassifyCommand: ParsableCommand {
         try app.runUntilSignalled()
     }
 }
+
+extension LogFormat: ExpressibleByArgument {}

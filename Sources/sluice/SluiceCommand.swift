@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Sluice
 import SluiceKafka
 
 @main
@@ -17,6 +18,7 @@ struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers.") var bootstrap = "127.0.0.1:19092"
     @Option(help: "Log level (trace, debug, info, warning, error); the commands print their own results.")
     var logLevel = "error"
+    @Option(help: "Log lines as text or json (default: json unless standard error is a terminal).") var logFormat: LogFormat?
     @Option(name: .customLong("kafka"), help: "A librdkafka property for every client, name=value; repeatable.")
     var properties: [String] = []
 
@@ -33,9 +35,11 @@ struct KafkaOptions: ParsableArguments {
     }
 
     func logger(_ label: String) -> Logger {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LogLineHandler.bootstrap(logFormat)
         var logger = Logger(label: label)
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         return logger
     }
 }
+
+extension LogFormat: ExpressibleByArgument {}

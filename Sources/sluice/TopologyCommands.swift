@@ -63,12 +63,13 @@ struct RunCommand: ParsableCommand {
     var properties: [String] = []
     @Option(help: "Local state directory (one per instance).") var stateDir = "/tmp/sluice"
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "Log lines as text or json (default: json unless standard error is a terminal).") var logFormat: LogFormat?
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and the /health and /ready probes (IPv4).") var metricsAddress: String?
 
     func run() throws {
         let spec = try loadTopologies([file])[0]
         if dryRun { return try runDry(spec) }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LogLineHandler.bootstrap(logFormat)
         var logger = Logger(label: spec.application)
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let app = try StreamApplication(topology: try spec.topology(),

@@ -41,6 +41,8 @@ struct KafkaLayerIntegrationTests {
         try producer.flush(timeout: .seconds(30))
         #expect(producer.deliveredCount == 3)
         #expect(producer.inFlightCount == 0)
+        #expect(producer.takeSentCounts() == [topic: 3])
+        #expect(producer.takeSentCounts().isEmpty, "each record is reported once")
 
         let c = try consumer()
         try c.assign([TopicPartitionOffset(TopicPartition(topic, 0), TopicPartitionOffset.beginning)])
@@ -53,6 +55,8 @@ struct KafkaLayerIntegrationTests {
         #expect(got[1].key == nil && got[1].value == nil, "a tombstone stays a tombstone")
         #expect(got[2].value == [], "an empty value is not a tombstone")
         #expect(got.map(\.offset) == [0, 1, 2])
+        #expect(c.highWatermarks([TopicPartition(topic, 0), TopicPartition(topic, 7)]) == [TopicPartition(topic, 0): 3],
+                "the fetched partition's end as the broker reported it; nothing for one never fetched")
     }
 
     @Test func createdTopicsHaveTheirPartitionsAndAnExistingTopicIsNoError() throws {

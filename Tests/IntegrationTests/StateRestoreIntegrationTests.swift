@@ -116,13 +116,21 @@ struct StateRestoreIntegrationTests {
         try FileManager.default.removeItem(atPath: "\(config.stateDirectory)/\(run)")
         try input.produceClosers()
         var probes: [(status: Int, body: String, restored: Int)] = []
+        var storeBytes = 0
         let third = try self.run(config, input: input.topic, output: output, until: 2) { app, port in
             while probes.last?.status != 200, probes.count < 6000 {
                 let (status, body) = localGet(port: port, "/ready")
                 probes.append((status, body, app.restoredCount))
                 pause(0.01)
             }
+            // The restored store's size reaches /metrics within a second or so.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while storeBytes == 0, ContinuousClock.now < deadline {
+                pause(0.2)
+                storeBytes = metricTotal("sluice_state_store_bytes", in: localGet(port: port, "/metrics").body)
+            }
         }
+        #expect(storeBytes > 0, "the restored store's size is served")
         #expect(third > second, "the deleted state comes back from the whole changelog")
         #expect(probes.contains { $0.status == 503 && $0.body.hasPrefix("restoring: ") })
         #expect(probes.last?.status == 200, "ready once restored: \(probes.map(\.body).suffix(3))")

@@ -224,11 +224,12 @@ final class TopologyProcess {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
-/// Standard arguments for the classify binary against the local broker.
+/// Standard arguments for the classify binary against the local broker;
+/// its log is text, which the group tests read thread by thread.
 func classifyArguments(input: String, prefix: String, app: String, stateDir: String, guarantee: ProcessingGuarantee,
                        threads: Int = 2, bootstrap: String = Services.bootstrap) -> [String] {
     ["--bootstrap", bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
-     "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir]
+     "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir, "--log-format", "text"]
         + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
 }
 

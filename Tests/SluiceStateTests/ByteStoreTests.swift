@@ -46,6 +46,25 @@ func allEntries(_ store: any ByteStore, from: [UInt8] = [], to: [UInt8]? = nil) 
 
 @Suite struct ByteStoreTests {
     @Test(arguments: StoreKind.allCases)
+    func theApproximateSizeGrowsWithTheDataAndShrinksWhenItGoes(_ kind: StoreKind) throws {
+        try withStore(kind) { store in
+            let empty = store.approximateBytes
+            var batch = StoreBatch()
+            for i in 0..<1000 { batch.put(text("key-\(i)"), [UInt8](repeating: 7, count: 100)) }
+            try store.write(batch)
+            let full = store.approximateBytes
+            #expect(full - empty >= 100_000, "at least the values' bytes")
+            guard kind == .inMemory else { return }
+            // Memory counts exactly; RocksDB's figure moves with flushes and compactions.
+            var shrink = StoreBatch()
+            shrink.put(text("key-0"), [1])
+            shrink.delete(text("key-1"))
+            try store.write(shrink)
+            #expect(store.approximateBytes == full - 99 - (5 + 100))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func aBatchAppliesItsPutsDeletesAndRangeDeletionsInOrder(_ kind: StoreKind) throws {
         try withStore(kind) { store in
         var batch = StoreBatch()

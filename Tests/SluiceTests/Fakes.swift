@@ -80,6 +80,10 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
     }
     func groupMetadata() -> ConsumerGroupMetadata { ConsumerGroupMetadata(groupID: "fake") }
 
+    func highWatermarks(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(logs[$0]?.count ?? 0)) })
+    }
+
     func close() {
         events.append("close")
         rebalanceListener?.partitionsRevoked(assigned.sorted())
@@ -110,12 +114,20 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
         if let e = failNextSend { failNextSend = nil; throw e }
         events.append("send \(topic) \(String(decoding: value ?? [], as: UTF8.self))")
         sentHeaders.append(headers)
+        sentCounts[topic, default: 0] += 1
         if trackOffset, let partition {
             let tp = TopicPartition(topic, partition)
             let offset = changelogs.append(KafkaMessage(topic: topic, partition: partition, offset: 0, key: key, value: value,
                                                         timestamp: timestamp ?? 0, headers: headers))
             tracked.append((epoch, tp, offset))
         }
+    }
+
+    private var sentCounts: [String: Int] = [:]
+
+    func takeSentCounts() -> [String: Int] {
+        defer { sentCounts = [:] }
+        return sentCounts
     }
 
     /// Where tracked records (changelog changes) are kept.

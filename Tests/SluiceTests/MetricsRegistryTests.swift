@@ -21,6 +21,17 @@ import Testing
             """)
     }
 
+    @Test func aRemovedSeriesIsNoLongerServedAndItsSiblingsStay() {
+        let registry = MetricsRegistry()
+        registry.gauge("sluice_lag", help: "Lag.", labels: [("partition", "0")]).set(4)
+        registry.gauge("sluice_lag", help: "Lag.", labels: [("partition", "1")]).set(9)
+        registry.remove("sluice_lag", labels: [("partition", "0")])
+        let text = registry.prometheusText()
+        #expect(!text.contains(#"partition="0""#))
+        #expect(text.contains(#"sluice_lag{partition="1"} 9"#))
+        #expect(registry.gauge("sluice_lag", help: "Lag.", labels: [("partition", "0")]).current == 0, "made anew on next use")
+    }
+
     @Test func labelValuesAreEscapedAsTheFormatRequires() {
         let registry = MetricsRegistry()
         registry.counter("sluice_z_total", help: "Z.", labels: [("reason", "a \"quoted\\path\"\nline")]).add(1)

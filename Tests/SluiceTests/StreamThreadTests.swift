@@ -77,6 +77,39 @@ import Testing
         #expect(t.stats.deadLetters.current == 2)
     }
 
+    @Test func recordsAreCountedBySourceTopicOutputTopicAndProcessorNode() throws {
+        for value in ["a", "drop", "b", "bad"] { factory.consumer.append("in", 0, value) }
+        let metrics = MetricsRegistry()
+        let t = try thread(.atLeastOnce, metrics: metrics)
+        try t.start()
+        try stepAndCommit(t)
+        let text = metrics.prometheusText()
+        let labels = #"application="app",thread="0""#
+        #expect(text.contains(#"sluice_records_processed_total{\#(labels),topic="in"} 4"#), "\(text)")
+        #expect(text.contains(#"sluice_records_produced_total{\#(labels),topic="out"} 2"#))
+        #expect(text.contains(#"sluice_records_produced_total{\#(labels),topic="app-dlq"} 1"#))
+        let reached = text.split(separator: "\n").filter { $0.hasPrefix("sluice_processor_records_total{") }
+        #expect(reached.count == 4, "source, filter, map, sink")
+        for (node, count) in [("SOURCE-0001", 4), ("FILTER-0002", 4), ("MAP-0003", 3), ("SINK-0004", 2)] {
+            #expect(reached.contains { $0.hasSuffix(#"processor="\#(node)"} \#(count)"#) }, "\(node): \(reached)")
+        }
+    }
+
+    @Test func lagIsTheHighWatermarkLessThePositionAndLeavesWithThePartition() throws {
+        for value in ["a", "b", "c", "d", "e"] { factory.consumer.append("in", 0, value) }
+        let metrics = MetricsRegistry()
+        var config = StreamsConfig(applicationID: "app", kafka: KafkaConfig(["bootstrap.servers": "unused:1"]))
+        config.maxPollRecords = 2
+        let t = StreamThread(index: 0, topology: try topology(), config: config, processID: "p1", factory: factory,
+                             clock: clock, logger: Logger(label: "test"), metrics: metrics)
+        try t.start()
+        try stepAndCommit(t)
+        let series = #"sluice_consumer_lag_records{application="app",thread="0",topic="in",partition="0"}"#
+        #expect(metrics.prometheusText().contains(series + " 3"))
+        try factory.consumer.unsubscribe()
+        #expect(!metrics.prometheusText().contains(series), "a partition no longer owned has no lag series")
+    }
+
     @Test func aFailedCommitAbortsAndRewindsTasksToTheCommittedOffsets() throws {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.exactlyOnce)
