@@ -581,7 +581,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             if let end = ends[tp], let position = task.nextOffset ?? committed[tp] { stats.lag(max(0, end - position), of: tp) }
             for (name, bytes) in task.storeSizes { storeBytes[name, default: 0] += bytes }
         }
-        for (name, bytes) in storeBytes { stats.storeSize(bytes, store: name) }
+        stats.storeSizes(storeBytes)
         stats.paused.set(paused.count)
         stats.restoreRemaining.set(restorer?.remainingRecords ?? 0)
     }

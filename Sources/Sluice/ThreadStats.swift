@@ -84,10 +84,14 @@ final class ThreadStats: @unchecked Sendable {
                "Records that reached a processor node (source, step or sink) of the topology.", label: "processor").add(count)
     }
 
-    /// Sets the size of state store `name` over the thread's tasks.
-    func storeSize(_ bytes: Int, store name: String) {
-        series(&storeBytes, name, "sluice_state_store_bytes",
-               "Approximate size of a state store over a thread's tasks: files and memtables.", label: "store").set(bytes)
+    /// Sets the size of each state store over the thread's tasks, by
+    /// name; a store the thread no longer has a task of is set to 0.
+    func storeSizes(_ sizes: [String: Int]) {
+        for name in Set(storeBytes.keys).union(sizes.keys) {
+            series(&storeBytes, name, "sluice_state_store_bytes",
+                   "Approximate size of a state store over a thread's tasks: files and memtables.", label: "store")
+                .set(sizes[name] ?? 0)
+        }
     }
 
     /// Sets how many records of `partition` are past the thread's position.

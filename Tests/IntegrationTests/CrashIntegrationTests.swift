@@ -151,10 +151,10 @@ private func waitUntilSettled(_ instances: [TopologyProcess], threads: Int) -> B
     let deadline = Date().addingTimeInterval(180)
     var assignments = 0, quietSince = Date()
     while Date() < deadline {
-        let logs = instances.map { $0.log.split(separator: "\n").filter { $0.hasSuffix("partitions assigned") } }
+        let logs = instances.map { logEvents("partitions assigned", in: $0.log) }
         let count = logs.reduce(0) { $0 + $1.count }
         if count != assignments { (assignments, quietSince) = (count, Date()) }
-        let everyThread = logs.allSatisfy { lines in (0..<threads).allSatisfy { t in lines.contains { $0.contains(" thread=\(t) ") } } }
+        let everyThread = logs.allSatisfy { events in (0..<threads).allSatisfy { t in events.contains { $0["thread"] == "\(t)" } } }
         if everyThread, Date().timeIntervalSince(quietSince) >= 5 { return true }
         pause(0.5)
     }

@@ -217,18 +217,6 @@ struct RollupCrashIntegrationTests {
         try expectFinalRollups(input, last: last, "rollup kill -9 ×5 (\(guarantee.rawValue))")
     }
 
-    /// The `key=value` fields of each line of `log` that reports `event`.
-    static func events(_ event: String, in log: String) -> [[String: String]] {
-        log.split(separator: "\n").filter { $0.hasSuffix("] \(event)") }.map { line in
-            var fields: [String: String] = [:]
-            for word in line.split(separator: " ") {
-                guard let eq = word.firstIndex(of: "=") else { continue }
-                fields[String(word[..<eq])] = String(word[word.index(after: eq)...])
-            }
-            return fields
-        }
-    }
-
     @Test(arguments: ProcessingGuarantee.allCases)
     func withAStandbyReplicaTheSurvivorOfAKillTakesOverReadingOnlyTheChangelogTail(_ guarantee: ProcessingGuarantee) throws {
         let input = RollupInput(run: Services.unique("rollup-standby"))
@@ -242,8 +230,8 @@ struct RollupCrashIntegrationTests {
         var copied: Set<String> = []
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
-            copied = Set(Self.events("standby task started", in: b.log).compactMap { $0["task"] })
-            if copied.count == 2, !Self.events("standby task started", in: a.log).isEmpty { break }
+            copied = Set(logEvents("standby task started", in: b.log).compactMap { $0["task"] })
+            if copied.count == 2, !logEvents("standby task started", in: a.log).isEmpty { break }
             pause(0.5)
         }
         try #require(copied.count == 2, "b keeps copies of a's two tasks: \(b.log.suffix(2000))")
@@ -261,10 +249,10 @@ struct RollupCrashIntegrationTests {
         try input.produceClosers()
         try expectFinalRollups(input, last: b, "rollup standby takeover (\(guarantee.rawValue))")
 
-        let closed = Self.events("standby task closed", in: b.log).compactMap { $0["task"] }
+        let closed = logEvents("standby task closed", in: b.log).compactMap { $0["task"] }
         #expect(Set(closed) == copied, "b closed each copy as its stream thread took the task over: \(b.log.suffix(3000))")
         var takeovers: [String: [String: String]] = [:]
-        for e in Self.events("state store restored", in: b.log) where copied.contains(e["task"] ?? "") {
+        for e in logEvents("state store restored", in: b.log) where copied.contains(e["task"] ?? "") {
             takeovers["\(e["task"]!) \(e["store"]!)"] = e
         }
         #expect(Set(takeovers.values.compactMap { $0["task"] }) == copied, "each task taken over restored its stores")

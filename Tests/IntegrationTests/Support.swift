@@ -224,12 +224,11 @@ final class TopologyProcess {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
-/// Standard arguments for the classify binary against the local broker;
-/// its log is text, which the group tests read thread by thread.
+/// Standard arguments for the classify binary against the local broker.
 func classifyArguments(input: String, prefix: String, app: String, stateDir: String, guarantee: ProcessingGuarantee,
                        threads: Int = 2, bootstrap: String = Services.bootstrap) -> [String] {
     ["--bootstrap", bootstrap, "--input", input, "--output-prefix", prefix, "--application-id", app,
-     "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir, "--log-format", "text"]
+     "--threads", String(threads), "--guarantee", guarantee.rawValue, "--state-dir", stateDir]
         + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
 }
 
@@ -238,6 +237,16 @@ func binaryPath(_ product: String) -> String {
     let binDir = ProcessInfo.processInfo.environment["SLUICE_BIN_DIR"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").path
     return URL(fileURLWithPath: binDir).appendingPathComponent(product).path
+}
+
+/// The fields of each event `message` in `log`, a process's JSON log lines
+/// (what `sluice run` writes when its output is not a terminal).
+func logEvents(_ message: String, in log: String) -> [[String: String]] {
+    log.split(separator: "\n").compactMap { line in
+        guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              event["message"] as? String == message else { return nil }
+        return event.compactMapValues { $0 as? String }
+    }
 }
 
 /// Sleeps the test's thread.
