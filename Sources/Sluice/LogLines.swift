@@ -12,8 +12,8 @@ public enum LogFormat: String, CaseIterable, Sendable {
 }
 
 /// A swift-log handler writing one line per event to standard error, as
-/// text or JSON. Metadata whose key names a secret (a password, a token, a
-/// key) is written as `[redacted]`, whatever the caller passed.
+/// text or JSON. Metadata whose key names a secret (a password, a secret,
+/// a token, credentials) is written as `[redacted]`, whatever the caller passed.
 public struct LogLineHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
