@@ -96,11 +96,10 @@ final class ThreadStats: @unchecked Sendable {
 
     /// Sets how many records of `partition` are past the thread's position.
     func lag(_ records: Int64, of partition: TopicPartition) {
-        if let metric = lags[partition] { return metric.set(Int(records)) }
-        let metric = registry.gauge("sluice_consumer_lag_records", help: "Records of an input partition past the position processed.",
-                                    labels: lagLabels(partition))
-        lags[partition] = metric
-        metric.set(Int(records))
+        cached(&lags, partition) {
+            registry.gauge("sluice_consumer_lag_records", help: "Records of an input partition past the position processed.",
+                           labels: lagLabels(partition))
+        }.set(Int(records))
     }
 
     /// Drops the lag series of a partition the thread no longer owns.
@@ -118,13 +117,10 @@ final class ThreadStats: @unchecked Sendable {
     /// destination's error type): a few series per topology.
     func deadLettered(processor: String, type: String) {
         deadLetters.add(1)
-        let key = processor + "\u{0}" + type
-        if let metric = deadLettersByCause[key] { return metric.add(1) }
-        let metric = registry.counter("sluice_dead_letters_total",
-                                      help: "Records sent to the dead-letter topic, by processor and error type.",
-                                      labels: labels + [("processor", processor), ("type", type)])
-        deadLettersByCause[key] = metric
-        metric.add(1)
+        cached(&deadLettersByCause, processor + "\u{0}" + type) {
+            registry.counter("sluice_dead_letters_total", help: "Records sent to the dead-letter topic, by processor and error type.",
+                             labels: labels + [("processor", processor), ("type", type)])
+        }.add(1)
     }
 
     /// Counts a commit of what was reached at `marked` (ms), done at `now`.
@@ -135,12 +131,18 @@ final class ThreadStats: @unchecked Sendable {
     /// The series of family `name` for `value` of `label`, from `table` or registered.
     private func series(_ table: inout [String: Metric], _ value: String, _ name: String, _ help: String,
                         label: String) -> Metric {
-        if let metric = table[value] { return metric }
-        let type = name.hasSuffix("_total") ? "counter" : "gauge"
-        let metric = type == "counter"
-            ? registry.counter(name, help: help, labels: labels + [(label, value)])
-            : registry.gauge(name, help: help, labels: labels + [(label, value)])
-        table[value] = metric
+        cached(&table, value) {
+            name.hasSuffix("_total")
+                ? registry.counter(name, help: help, labels: labels + [(label, value)])
+                : registry.gauge(name, help: help, labels: labels + [(label, value)])
+        }
+    }
+
+    /// The metric `table` holds for `key`, registered by `register` the first time.
+    private func cached<Key: Hashable>(_ table: inout [Key: Metric], _ key: Key, register: () -> Metric) -> Metric {
+        if let metric = table[key] { return metric }
+        let metric = register()
+        table[key] = metric
         return metric
     }
 }

@@ -24,7 +24,7 @@ public final class KafkaProducer {
     private let handle: OpaquePointer
     private let callbacks: ClientCallbacks
     private var topics: [String: SendTopic] = [:]
-    /// The last topics sent to: found by comparing names, cheaper than hashing one per record.
+    /// The last topics sent to (see `sendTopic`).
     private var recentTopics: [SendTopic] = []
     private var sentCount = 0
     private let logger: Logger
@@ -181,11 +181,6 @@ public final class KafkaProducer {
         callbacks.firstDeliveryFailure = nil
     }
 
-    // MARK: Internals
-
-    /// The librdkafka handle of a topic. A few recent topics are kept in a
-    /// small list first: comparing the same string instances is cheaper than
-    /// hashing one per record.
     /// Records enqueued per topic since the last call; each record is
     /// reported once (a stream thread's records-out counters).
     public func takeSentCounts() -> [String: Int] {
@@ -197,6 +192,11 @@ public final class KafkaProducer {
         return out
     }
 
+    // MARK: Internals
+
+    /// The topic `name` as sent to. A few recent topics are kept in a small
+    /// list first: comparing the same string instances is cheaper than
+    /// hashing one per record.
     private func sendTopic(_ name: String) -> SendTopic {
         for entry in recentTopics where entry.name == name { return entry }
         let topic = topics[name] ?? SendTopic(name: name, handle: rd_kafka_topic_new(handle, name, nil)!)

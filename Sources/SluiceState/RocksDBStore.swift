@@ -162,15 +162,14 @@ public final class RocksDBStore: ByteStore {
 
     /// How many entries of the data are in memory only, not yet in files.
     public var memtableEntries: Int {
-        ["rocksdb.num-entries-active-mem-table", "rocksdb.num-entries-imm-mem-tables"].reduce(0) { sum, name in
-            guard let value = rocksdb_property_value_cf(db, data, name) else { return sum }
-            defer { rocksdb_free(value) }
-            return sum + (Int(String(cString: value)) ?? 0)
-        }
+        dataProperties(["rocksdb.num-entries-active-mem-table", "rocksdb.num-entries-imm-mem-tables"])
     }
 
-    public var approximateBytes: Int {
-        ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"].reduce(0) { sum, name in
+    public var approximateBytes: Int { dataProperties(["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"]) }
+
+    /// The sum of the data column family's integer properties `names` (one it lacks counts 0).
+    private func dataProperties(_ names: [String]) -> Int {
+        names.reduce(0) { sum, name in
             var value: UInt64 = 0
             return rocksdb_property_int_cf(db, data, name, &value) == 0 ? sum + Int(value) : sum
         }
