@@ -120,6 +120,10 @@ public final class StreamTask {
         stores.values.compactMap(\.committedInputOffset).min()
     }
 
+    /// Whether the task has state stores: its input may be committed only
+    /// at positions its state is written at.
+    var keepsState: Bool { !stores.isEmpty }
+
     /// The approximate size in bytes of each store opened, by name.
     var storeSizes: [(name: String, bytes: Int)] { stores.values.map { ($0.name, $0.bytes.approximateBytes) } }
 

@@ -261,7 +261,12 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             commitPoints.insert((acknowledged, held.map { TopicPartitionOffset($0.key, $0.value) }, seal, oldest), at: 0)
         }
         // A task whose outputs are not all durable keeps its state changes
-        // sealed: written now, they would mark its results as sent.
+        // sealed: written now, they would mark its results as sent. Nor does
+        // it commit part of the way: its state (local, or restored from the
+        // changelog up to the committed offset) can only be at a commit
+        // point, and records between that point and a committed offset
+        // would be in neither the state nor the input read again.
+        for (tp, task) in tasks where held[tp] != nil && task.keepsState { latest[tp] = nil }
         for (tp, task) in tasks where held[tp] == nil { try task.writeState(through: seal) }
         guard !latest.isEmpty else { return }
         let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
