@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, starts the local broker and
-# Elasticsearch, builds Sluice, generates a mixed topic of nginx-like JSON
-# records (some malformed), classifies it with two stream threads and prints
-# how many records went where. Stops the services it started unless
-# SLUICE_KEEP_SERVICES=1. Extra arguments go to `sluice demo`.
+# Elasticsearch, builds Sluice, and runs `sluice demo`: mixed nginx and
+# application logs, nginx JSON access records and StatsD lines (a few of
+# each malformed) through the three example topologies (classify, index
+# into Elasticsearch, roll up), each a `sluice run` process with its
+# /metrics; then prints where every record went, checked against the
+# topics and Elasticsearch. Stops the services it started unless
+# SLUICE_KEEP_SERVICES=1. Extra arguments go to `sluice demo`
+# (`--hold 300` keeps the pipeline up for five minutes to look around).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,4 +19,4 @@ bash scripts/services.sh start
 
 log "building (release)"
 build_quietly -c release --product sluice
-"$(swift build -c release --show-bin-path)/sluice" demo --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" --records 200000 "$@"
+"$(swift build -c release --show-bin-path)/sluice" demo --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" --es-url "$SLUICE_ES_URL" "$@"

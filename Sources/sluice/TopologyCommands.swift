@@ -65,10 +65,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "Log lines as text or json (default: json unless standard error is a terminal).") var logFormat: LogFormat?
     @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and the /health and /ready probes (IPv4).") var metricsAddress: String?
+    @Flag(help: "Stop as on SIGTERM when the parent process ends (for a supervisor such as `sluice demo`).") var exitWithParent = false
 
     func run() throws {
         let spec = try loadTopologies([file])[0]
         if dryRun { return try runDry(spec) }
+        if exitWithParent { stopWhenOrphaned() }
         LogLineHandler.bootstrap(logFormat)
         var logger = Logger(label: spec.application)
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -78,6 +80,17 @@ struct RunCommand: ParsableCommand {
         let metrics = try metricsAddress.map { try MetricsEndpoint(application: app, address: $0) }
         defer { metrics?.close() }
         try app.runUntilSignalled()
+    }
+
+    /// Sends this process SIGTERM once its parent has gone (it is then
+    /// adopted by another): a supervisor killed without the chance to stop
+    /// its children leaves none running.
+    private func stopWhenOrphaned() {
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { Thread.sleep(forTimeInterval: 0.5) }
+            kill(getpid(), SIGTERM)
+        }
     }
 
     private func overrides() throws -> KafkaConfig {

@@ -1,12 +1,12 @@
 import Foundation
-import SluiceExamples
 import SluiceKafka
 import Testing
 
-/// The operator's view against the real thing: the example pipeline
-/// (classify, index into Elasticsearch, roll StatsD and access lines up)
-/// run by `sluice run` under load, scraped by a real Prometheus (Debian's
-/// package, which the install script adds) that also loads the alerting rules.
+/// The operator's view against the real thing: the demo's pipeline
+/// (classify, index into Elasticsearch, roll StatsD and access lines up,
+/// each a `sluice run` process) scraped by a real Prometheus (Debian's
+/// package, which the install script adds) that also loads the alerting
+/// rules, and the Kibana saved objects against the indices it writes.
 @Suite(.serialized, .enabled(if: Services.enabled, "needs the local broker and Elasticsearch: run scripts/test.sh"))
 struct DashboardIntegrationTests {
     static let dashboards = URL(fileURLWithPath: Services.root).appendingPathComponent("dashboards")
@@ -24,37 +24,125 @@ struct DashboardIntegrationTests {
         }
     }
 
-    @Test func everyDashboardQueryReturnsSeriesFromPrometheusScrapingTheExamplePipelineUnderLoad() throws {
-        let run = Services.unique("dash")
+    /// The README's first command runs `sluice demo`; here it runs twice in
+    /// a row, the first time under a real Prometheus that scrapes its three
+    /// topologies and loads the alerting rules, and with the indices it
+    /// writes checked against the Kibana saved objects.
+    @Test func theDemoPassesItsChecksTwiceInARowAndItsPipelineFeedsEveryDashboardQueryAndKibanaField() throws {
         let directory = Services.temporaryDirectory()
-        let pipeline = try ExamplePipeline(run: run, directory: directory, metricsPorts: Self.sluicePorts)
-        defer { pipeline.kill() }
         let prometheus = try startPrometheus(directory: directory)
         defer { prometheus.signal(SIGTERM); _ = prometheus.waitUntilExit() }
-        try pipeline.produce(records: 4_000, statsdLines: 2_000)
+        let run = Services.unique("demo")
+        let demo = try startDemo(run: run, directory: "\(directory)/first", hold: 300)
+        defer { if demo.isRunning { demo.signal(SIGKILL) } }
+        let deadline = ContinuousClock.now + .seconds(300)
+        while demo.isRunning, !demo.log.contains("holding the pipeline"), ContinuousClock.now < deadline { pause(1) }
+        try #require(demo.log.contains("holding the pipeline"), "the demo reached its summary: \(demo.log.suffix(3000))")
 
         let queries = try dashboardQueries()
         #expect(queries.count >= 20, "the engine dashboard's queries: \(queries.count)")
         // rate() needs two scrapes inside its range; series appear within seconds.
         var empty = queries
-        let deadline = ContinuousClock.now + .seconds(90)
-        while !empty.isEmpty, ContinuousClock.now < deadline {
-            pause(2)
+        let queried = ContinuousClock.now + .seconds(90)
+        while !empty.isEmpty, ContinuousClock.now < queried {
             empty = try empty.filter { try seriesCount(of: $0) == 0 }
+            if !empty.isEmpty { pause(2) }
         }
         #expect(empty.isEmpty, "queries without series: \(empty)")
-
         let rules = localGet(port: Self.prometheusPort, "/api/v1/rules").body
         #expect(rules.components(separatedBy: #""type":"alerting""#).count - 1 == 6, "the six alerts are loaded: \(rules.prefix(300))")
         #expect(!rules.contains(#""health":"err""#), "every rule evaluates: \(rules)")
-        #expect(pipeline.stop(), "each topology exits cleanly: \(pipeline.logTails)")
+        try expectKibanaObjectsMatch(run: run)
+
+        demo.signal(SIGTERM)
+        #expect(demo.wait() == 0, "\(demo.log.suffix(3000))")
+        #expect(demo.log.contains("every check passed"), "\(demo.log.suffix(3000))")
         // Written to a file, not a terminal: one JSON object per line.
-        let lines = pipeline.logs.flatMap { $0.split(separator: "\n") }
+        let lines = ["classify", "index", "rollup"].flatMap { contents("\(directory)/first/\($0).log").split(separator: "\n") }
         #expect(lines.count > 20)
         let notJSON = lines.filter { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["message"] == nil
         }
         #expect(notJSON.isEmpty, "lines that are not a JSON event: \(notJSON.prefix(3))")
+
+        let again = try startDemo(run: Services.unique("demo"), directory: "\(directory)/second", hold: 0)
+        #expect(again.wait(timeout: .seconds(300)) == 0, "\(again.log.suffix(3000))")
+        #expect(again.log.contains("every check passed"), "\(again.log.suffix(3000))")
+    }
+
+    private func startDemo(run: String, directory: String, hold: Int) throws -> TopologyProcess {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try TopologyProcess(
+            ["demo", "--run", run, "--records", "4000", "--access-records", "3000", "--statsd-lines", "2000",
+             "--metrics-port", String(Self.sluicePorts[0]), "--hold", String(hold), "--work-dir", directory,
+             "--topologies", TopologyFileIntegrationTests.topologies.path, "--bootstrap", Services.bootstrap],
+            logPath: "\(directory)/demo.log", executable: "sluice")
+    }
+
+    /// Every field a Kibana object uses is in the mapping of the indices
+    /// its index pattern names (as the demo's run writes them), and every
+    /// visualization's query finds documents there.
+    private func expectKibanaObjectsMatch(run: String) throws {
+        let objects = try contents(Self.dashboards.appendingPathComponent("sluice-kibana.ndjson").path)
+            .split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let byType = Dictionary(grouping: objects) { $0["type"] as? String ?? "" }
+        var patterns: [String: (indices: String, fields: Set<String>)] = [:]
+        for pattern in byType["index-pattern"] ?? [] {
+            let attributes = pattern["attributes"] as? [String: Any] ?? [:]
+            let title = try #require(attributes["title"] as? String)
+            // `logs-*` covers the run's `logs-<run>-*`, and so on.
+            let indices = title.replacingOccurrences(of: "-*", with: "-\(run)-*")
+            let fields = try mappedFields(indices)
+            #expect(fields.contains(attributes["timeFieldName"] as? String ?? ""), "\(title)'s time field is mapped")
+            patterns[pattern["id"] as! String] = (indices, fields)
+        }
+        #expect(patterns.count == 2, "index patterns for the logs and the rollups")
+        let visualizations = byType["visualization"] ?? []
+        #expect(visualizations.count >= 6)
+        for object in visualizations {
+            let attributes = object["attributes"] as? [String: Any] ?? [:]
+            let title = attributes["title"] as? String ?? "?"
+            let references = object["references"] as? [[String: Any]] ?? []
+            let pattern = try #require(references.first.flatMap { patterns[$0["id"] as? String ?? ""] }, "\(title) uses a known index pattern")
+            let state = try JSONSerialization.jsonObject(with: Data((attributes["visState"] as? String ?? "").utf8)) as? [String: Any]
+            let fields = (state?["aggs"] as? [[String: Any]] ?? []).compactMap { ($0["params"] as? [String: Any])?["field"] as? String }
+            let meta = attributes["kibanaSavedObjectMeta"] as? [String: Any]
+            let source = try JSONSerialization.jsonObject(with: Data((meta?["searchSourceJSON"] as? String ?? "").utf8)) as? [String: Any]
+            let query = (source?["query"] as? [String: Any])?["query"] as? String ?? ""
+            let queried = query.split(separator: " ").compactMap { $0.split(separator: ":").count == 2 ? String($0.split(separator: ":")[0]) : nil }
+            for field in fields + queried { #expect(pattern.fields.contains(field), "\(title): \(field) is in \(pattern.indices)") }
+            #expect(try documentCount(pattern.indices, query: query) > 0, "\(title): \(query) finds documents in \(pattern.indices)")
+        }
+        let dashboard = try #require(byType["dashboard"]?.first)
+        let panels = Set((dashboard["references"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+        #expect(panels == Set(visualizations.compactMap { $0["id"] as? String }), "the dashboard shows every visualization")
+    }
+
+    /// The dotted paths of every field mapped in `indices` (multi-fields included).
+    private func mappedFields(_ indices: String) throws -> Set<String> {
+        let body = try Elasticsearch().call("GET", "/\(indices)/_mapping").body
+        let mappings = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        var out: Set<String> = []
+        func walk(_ properties: [String: Any], _ prefix: String) {
+            for (name, value) in properties {
+                guard let field = value as? [String: Any] else { continue }
+                if let nested = field["properties"] as? [String: Any] { walk(nested, prefix + name + "."); continue }
+                out.insert(prefix + name)
+                for sub in (field["fields"] as? [String: Any] ?? [:]).keys { out.insert(prefix + name + "." + sub) }
+            }
+        }
+        for index in mappings.values {
+            walk(((index as? [String: Any])?["mappings"] as? [String: Any])?["properties"] as? [String: Any] ?? [:], "")
+        }
+        return out
+    }
+
+    /// Documents of `indices` a Kibana query (KQL of `field:value` terms and `or`) finds.
+    private func documentCount(_ indices: String, query: String) throws -> Int {
+        let lucene = query.isEmpty ? "*" : query.replacingOccurrences(of: " or ", with: " OR ")
+        let encoded = lucene.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let body = try Elasticsearch().call("GET", "/\(indices)/_count?q=\(encoded)").body
+        return (try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["count"] as? Int ?? 0
     }
 
     /// Every `expr` of every Grafana dashboard, its `$application` matching all.
@@ -106,70 +194,6 @@ struct DashboardIntegrationTests {
                      "Prometheus is up: \(contents(directory + "/prometheus.log").suffix(1000))")
         return prometheus
     }
-}
-
-/// The example topologies as a platform runs them, each a `sluice run`
-/// process with its metrics address: `nginx-classify.yaml` splits a mixed
-/// topic, `logs-to-elasticsearch.yaml` indexes the classified topics and
-/// `statsd-rollup.yaml` rolls StatsD lines and access records up.
-final class ExamplePipeline {
-    let run: String
-    /// The mixed log topic and the StatsD topic the pipeline reads.
-    let mixed: String, statsd: String
-    private let processes: [TopologyProcess]
-
-    /// Index names: the rollups' prefix must not fall under the logs'
-    /// template pattern (`<run>-*-*`), or Elasticsearch refuses the second template.
-    init(run: String, directory: String, metricsPorts: [UInt16]) throws {
-        self.run = run
-        let mixed = "\(run)-mixed", statsd = "\(run)-statsd"
-        (self.mixed, self.statsd) = (mixed, statsd)
-        let classified = ["access", "alerts", "nginx-errors", "app"].map { "\(run)-\($0)" }
-        let topics = [mixed, statsd, "\(run)-rollups"] + classified + ["", "-es", "-rollup"].map { "\(run)\($0)-dlq" }
-        try Services.Broker.local.createTopics(topics.map { NewTopic($0, partitions: 2) })
-        let examples = TopologyFileIntegrationTests.topologies
-        let runs: [(file: String, environment: [String: String])] = [
-            ("nginx-classify.yaml", ["NGINX_APPLICATION_ID": run, "NGINX_INPUT": mixed, "NGINX_OUTPUT_PREFIX": "\(run)-"]),
-            ("logs-to-elasticsearch.yaml", ["ES_INDEX_APPLICATION_ID": "\(run)-es", "ES_INPUT_PREFIX": "\(run)-",
-                                            "ES_INDEX_PREFIX": run]),
-            ("statsd-rollup.yaml", ["ROLLUP_APPLICATION_ID": "\(run)-rollup", "ROLLUP_STATSD_TOPIC": statsd,
-                                    "ROLLUP_ACCESS_TOPIC": "\(run)-access", "ROLLUP_OUTPUT_TOPIC": "\(run)-rollups",
-                                    "ROLLUP_INDEX_PREFIX": "rollups-\(run)"]),
-        ]
-        processes = try zip(runs, metricsPorts).map { example, port in
-            try TopologyProcess(
-                ["run", examples.appendingPathComponent(example.file).path, "--state-dir", "\(directory)/\(port)",
-                 "--bootstrap", Services.bootstrap, "--log-level", "info", "--metrics-address", "127.0.0.1:\(port)"]
-                    + Services.groupTimings.flatMap { ["--kafka", "\($0.key)=\($0.value)"] },
-                logPath: "\(directory)/\(example.file).log", executable: "sluice", environment: example.environment)
-        }
-    }
-
-    /// Produces mixed log lines (one in a hundred malformed) and StatsD lines.
-    func produce(records: Int, statsdLines: Int) throws {
-        try MixedLogGenerator(seed: 21, malformedEvery: 100)
-            .produce(0..<records, topic: mixed, partitions: 2, create: false, config: Services.kafka, logger: Services.logger)
-        let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
-        for i in 0..<statsdLines {
-            let line = ["api.requests:1|c|#service:shop", "api.latency:\(i % 250)|ms|#service:shop", "queue.depth:\(i % 40)|g"][i % 3]
-            try producer.send(topic: statsd, key: Array("api".utf8), value: Array(line.utf8))
-        }
-        try producer.flush(timeout: .seconds(30))
-    }
-
-    /// Stops every process with SIGTERM; whether all exited 0.
-    func stop() -> Bool {
-        for process in processes { process.signal(SIGTERM) }
-        return processes.map { $0.wait() }.allSatisfy { $0 == 0 }
-    }
-
-    /// Each process's log.
-    var logs: [String] { processes.map(\.log) }
-
-    /// The end of each process's log.
-    var logTails: String { processes.map { "\($0.logPath):\n\($0.log.suffix(800))" }.joined(separator: "\n") }
-
-    func kill() { for process in processes where process.isRunning { process.signal(SIGKILL) } }
 }
 
 private func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
