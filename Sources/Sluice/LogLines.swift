@@ -19,11 +19,18 @@ public struct LogLineHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     private let label: String
     private let format: LogFormat
+    /// Whether each line first clears the terminal line (a ``StatusLine`` may be drawn there).
+    private let clearsLine: Bool
 
-    /// A handler for the logger `label` writing `format`.
+    /// Moves to the start of the terminal line and erases it.
+    static let clearLine = "\r\u{1B}[K"
+
+    /// A handler for the logger `label` writing `format`; text on a
+    /// terminal clears the line before each event.
     public init(label: String, format: LogFormat) {
         self.label = label
         self.format = format
+        clearsLine = format == .text && isatty(STDERR_FILENO) != 0
     }
 
     /// Makes every logger of the process write `format` (the automatic one when `nil`).
@@ -41,7 +48,8 @@ public struct LogLineHandler: LogHandler {
         var extra = event.metadata ?? [:]
         if let error = event.error { extra["error"] = "\(error)" }
         // One write per line, so that lines of concurrent threads never interleave.
-        var bytes = Array((line(level: event.level, message: event.message, metadata: extra, source: event.source) + "\n").utf8)
+        let text = line(level: event.level, message: event.message, metadata: extra, source: event.source) + "\n"
+        var bytes = Array(((clearsLine ? Self.clearLine : "") + text).utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 

@@ -101,12 +101,13 @@ struct DemoCommand: ParsableCommand {
         while !waiting.isEmpty {
             try checkRunning(children)
             guard ContinuousClock.now < deadline else { throw ValidationError("not ready after 120 s: \(waiting.map(\.name))") }
-            for child in waiting where child.get("/ready")?.status == 200 {
+            let ready = waiting.filter { $0.get("/ready")?.status == 200 }
+            for child in ready {
                 let restored = Int(child.scrape().sum("sluice_state_restore_records_total"))
                 let seconds = (ContinuousClock.now - child.started).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))
                 say("\(child.name.padding(9)) ready after \(seconds) (restored \(restored) changelog records) at \(child.baseURL)")
             }
-            waiting.removeAll { $0.get("/ready")?.status == 200 }
+            waiting.removeAll { child in ready.contains { $0 === child } }
             Thread.sleep(forTimeInterval: 0.2)
         }
     }

@@ -10,6 +10,24 @@ struct DemoInputs {
     let records: Int, accessRecords: Int, statsdLines: Int
     /// Now, in whole seconds: the generated events end here, so they are recent in a dashboard.
     let now = Int64(Date().timeIntervalSince1970) * 1000
+    /// Records per classified topic and classify's dead-letter topic, as the rules say.
+    private(set) var predictedTopics: [String: Int] = [:]
+    /// Access records that are JSON: each counts once in `nginx.requests`.
+    private(set) var validAccess = 0
+
+    init(run: String, records: Int, accessRecords: Int, statsdLines: Int) {
+        (self.run, self.records, self.accessRecords, self.statsdLines) = (run, records, accessRecords, statsdLines)
+        let mixed = mixedGenerator
+        for i in 0..<records {
+            switch mixed.entry(i).outcome {
+            case .destination(let d): predictedTopics["\(run)-\(d.rawValue)", default: 0] += 1
+            case .deadLetter: predictedTopics[deadLetterTopics[0], default: 0] += 1
+            case .dropped: break
+            }
+        }
+        let access = accessGenerator
+        validAccess = (0..<accessRecords).count { access.entry($0).destination != nil }
+    }
 
     /// Text lines from hosts: nginx access and error lines, application JSON logs.
     var mixed: String { "\(run)-mixed" }
@@ -41,25 +59,8 @@ struct DemoInputs {
         }
     }
 
-    /// Records per classified topic and classify's dead-letter topic, as the rules say.
-    var predictedTopics: [String: Int] {
-        var out: [String: Int] = [:]
-        let generator = mixedGenerator
-        for i in 0..<records {
-            switch generator.entry(i).outcome {
-            case .destination(let d): out["\(run)-\(d.rawValue)", default: 0] += 1
-            case .deadLetter: out[deadLetterTopics[0], default: 0] += 1
-            case .dropped: break
-            }
-        }
-        return out
-    }
-
     /// Records the classification writes: what the index topology reads.
     var predictedClassified: Int { predictedTopics.filter { $0.key != deadLetterTopics[0] }.values.reduce(0, +) }
-
-    /// Access records that are JSON: each counts once in `nginx.requests`.
-    var validAccess: Int { (0..<accessRecords).count { accessGenerator.entry($0).destination != nil } }
 
     /// `api.requests` lines with a value: each counts one.
     var apiRequestLines: Int { (0..<statsdLines).count { $0 % 4 == 0 && $0 % 997 != 996 } }

@@ -1,4 +1,5 @@
 import Foundation
+import Sluice
 import SluiceSinks
 import Synchronization
 
@@ -66,44 +67,5 @@ final class TopologyChild {
     var logTail: String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(5).joined(separator: "\n")
-    }
-}
-
-/// The samples of a Prometheus text exposition.
-struct MetricSamples {
-    struct Sample {
-        let name: String
-        let labels: String
-        let value: Double
-    }
-
-    private(set) var samples: [Sample] = []
-    /// Every family a `# TYPE` line announces.
-    private(set) var families: Set<String> = []
-
-    init(text: String) {
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# TYPE ") {
-                if let name = line.split(separator: " ").dropFirst(2).first { families.insert(String(name)) }
-                continue
-            }
-            guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...])
-            else { continue }
-            let series = line[..<space]
-            let name = series.prefix { $0 != "{" }
-            samples.append(Sample(name: String(name), labels: String(series.dropFirst(name.count)), value: value))
-        }
-    }
-
-    /// The sum of family `name`'s samples whose labels contain `label` (all without one).
-    func sum(_ name: String, where label: String? = nil) -> Double {
-        samples.reduce(0) { total, s in
-            s.name == name && (label.map { s.labels.contains($0) } ?? true) ? total + s.value : total
-        }
-    }
-
-    /// Whether family `name` has a sample (a histogram's `_count` counts).
-    func hasSamples(of name: String) -> Bool {
-        samples.contains { $0.name == name || $0.name == name + "_count" }
     }
 }

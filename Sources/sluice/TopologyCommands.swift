@@ -79,6 +79,9 @@ struct RunCommand: ParsableCommand {
                                         logger: logger)
         let metrics = try metricsAddress.map { try MetricsEndpoint(application: app, address: $0) }
         defer { metrics?.close() }
+        let status = isatty(STDERR_FILENO) != 0 ? StatusLine(registry: app.metrics) : nil
+        status?.start()
+        defer { status?.finish() }
         try app.runUntilSignalled()
     }
 

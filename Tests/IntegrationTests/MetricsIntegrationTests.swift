@@ -62,4 +62,39 @@ struct MetricsIntegrationTests {
         #expect(localGet(port: endpoint.port, "/ready") == (503, "stopped\n"))
         #expect(localGet(port: endpoint.port, "/health").status == 200, "a clean stop is no failure")
     }
+
+    /// `script` gives `sluice run` a terminal: it redraws one status line
+    /// (each draw clearing the line first) and ends with a summary.
+    @Test func onATerminalSluiceRunRedrawsAStatusLineAndEndsWithASummary() throws {
+        let run = Services.unique("status")
+        let count = 2_000, port = 19479
+        try Services.Broker.local.createTopics(
+            ["mixed", "access", "alerts", "nginx-errors", "app", "dlq"].map { NewTopic("\(run)-\($0)", partitions: 2) })
+        try MixedLogGenerator(seed: 3).produce(0..<count, topic: "\(run)-mixed", partitions: 2, create: false,
+                                               config: Services.kafka, logger: Services.logger)
+        let directory = Services.temporaryDirectory()
+        let file = TopologyFileIntegrationTests.topologies.appendingPathComponent("nginx-classify.yaml").path
+        let kafka = Services.groupTimings.map { "--kafka \($0.key)=\($0.value)" }.joined(separator: " ")
+        // Interrupted (as by Ctrl-C) once its metrics say every record is processed.
+        let shell = """
+            \(binaryPath("sluice")) run \(file) --state-dir \(directory)/state --bootstrap \(Services.bootstrap) \
+              --metrics-address 127.0.0.1:\(port) --log-level warning \(kafka) & pid=$!
+            for i in $(seq 600); do
+              curl -s 127.0.0.1:\(port)/metrics | awk '/^sluice_records_processed_total/ {n += $2} END {exit !(n >= \(count))}' && break
+              sleep 0.2
+            done
+            sleep 1.5; kill -INT $pid; wait $pid
+            """
+        let environment = ProcessInfo.processInfo.environment.merging(
+            ["NGINX_APPLICATION_ID": run, "NGINX_INPUT": "\(run)-mixed", "NGINX_OUTPUT_PREFIX": "\(run)-"]) { $1 }
+        let terminal = try ChildProcess("/usr/bin/script", arguments: ["-qfec", shell, "/dev/null"], environment: environment,
+                                        outputPath: "\(directory)/terminal")
+        #expect(terminal.waitUntilExit() == 0)
+        let screen = (try? String(contentsOfFile: "\(directory)/terminal", encoding: .utf8)) ?? ""
+        let draws = screen.components(separatedBy: "\r\u{1B}[K").dropFirst()
+        #expect(draws.contains { $0.range(of: #"^[0-9,]+ records/s · lag [0-9,]+ · [0-9,]+ dead letters"#, options: .regularExpression) != nil },
+                "a status line is drawn over the last: \(screen.suffix(800).debugDescription)")
+        #expect(draws.last?.hasPrefix("sluice run: processed \(count.formatted()) records in ") == true,
+                "the summary replaces it at exit: \(screen.suffix(400).debugDescription)")
+    }
 }
