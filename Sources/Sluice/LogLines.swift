@@ -47,9 +47,14 @@ public struct LogLineHandler: LogHandler {
     public func log(event: LogEvent) {
         var extra = event.metadata ?? [:]
         if let error = event.error { extra["error"] = "\(error)" }
-        // One write per line, so that lines of concurrent threads never interleave.
         let text = line(level: event.level, message: event.message, metadata: extra, source: event.source) + "\n"
-        var bytes = Array(((clearsLine ? Self.clearLine : "") + text).utf8)
+        Self.writeToStandardError((clearsLine ? Self.clearLine : "") + text)
+    }
+
+    /// Writes `text` to standard error in one write, so that lines of
+    /// concurrent threads (log events, the status line) never interleave.
+    static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 

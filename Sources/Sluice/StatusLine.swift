@@ -65,7 +65,7 @@ public final class StatusLine: Sendable {
                 Thread.sleep(forTimeInterval: 0.1)
                 guard ContinuousClock.now - last.at >= .seconds(1) else { continue }
                 let now = (reading: reading(), at: ContinuousClock.now)
-                Self.draw(Self.line(from: last.reading, to: now.reading, seconds: Self.seconds(now.at - last.at)), ending: "")
+                Self.draw(Self.line(from: last.reading, to: now.reading, seconds: (now.at - last.at).seconds), ending: "")
                 last = now
             }
             ended.signal()
@@ -76,16 +76,13 @@ public final class StatusLine: Sendable {
     public func finish() {
         stopped.store(true, ordering: .relaxed)
         ended.wait()
-        Self.draw("sluice run: " + Self.summary(reading(), seconds: Self.seconds(ContinuousClock.now - started)), ending: "\n")
+        Self.draw("sluice run: " + Self.summary(reading(), seconds: (ContinuousClock.now - started).seconds), ending: "\n")
     }
 
     private func reading() -> Reading { Reading(MetricSamples(text: registry.prometheusText())) }
 
-    private static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-
-    /// Writes `text` over the current terminal line, in one write.
+    /// Writes `text` over the current terminal line.
     private static func draw(_ text: String, ending: String) {
-        var bytes = Array((LogLineHandler.clearLine + text + ending).utf8)
-        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        LogLineHandler.writeToStandardError(LogLineHandler.clearLine + text + ending)
     }
 }

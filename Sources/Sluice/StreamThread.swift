@@ -266,8 +266,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         // changelog up to the committed offset) can only be at a commit
         // point, and records between that point and a committed offset
         // would be in neither the state nor the input read again.
-        for (tp, task) in tasks where held[tp] != nil && task.keepsState { latest[tp] = nil }
-        for (tp, task) in tasks where held[tp] == nil { try task.writeState(through: seal) }
+        for (tp, task) in tasks {
+            if held[tp] == nil { try task.writeState(through: seal) } else if task.keepsState { latest[tp] = nil }
+        }
         guard !latest.isEmpty else { return }
         let offsets = latest.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
         if commitToGroup(offsets, async: true) { stats.observeCommit(since: oldest, now: clock.now()) }

@@ -82,4 +82,7 @@ extension Duration {
 
     /// Whole milliseconds, clamped to what librdkafka's `int` timeouts take.
     var milliseconds: Int32 { Int32(clamping: wholeMilliseconds) }
+
+    /// The duration in seconds, fraction included.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

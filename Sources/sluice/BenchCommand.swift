@@ -400,7 +400,3 @@ extension BenchPhaseCommand {
         return (ContinuousClock.now - start).seconds
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

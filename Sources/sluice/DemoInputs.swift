@@ -10,7 +10,7 @@ struct DemoInputs {
     let records: Int, accessRecords: Int, statsdLines: Int
     /// Now, in whole seconds: the generated events end here, so they are recent in a dashboard.
     let now = Int64(Date().timeIntervalSince1970) * 1000
-    /// Records per classified topic and classify's dead-letter topic, as the rules say.
+    /// Records per classified topic and dead-letter topic of classify and rollup, as the rules say.
     private(set) var predictedTopics: [String: Int] = [:]
     /// Access records that are JSON: each counts once in `nginx.requests`.
     private(set) var validAccess = 0
@@ -27,6 +27,8 @@ struct DemoInputs {
         }
         let access = accessGenerator
         validAccess = (0..<accessRecords).count { access.entry($0).destination != nil }
+        // Access records that are not JSON and StatsD lines that do not read.
+        predictedTopics[deadLetterTopics[2]] = accessRecords - validAccess + (0..<statsdLines).count(where: Self.isUnreadable)
     }
 
     /// Text lines from hosts: nginx access and error lines, application JSON logs.
@@ -47,10 +49,13 @@ struct DemoInputs {
     /// One record in 1000 is not JSON.
     var accessGenerator: NginxLogGenerator { NginxLogGenerator(seed: 42, malformedEvery: 1000, startTime: now - Int64(accessRecords) * 3) }
 
+    /// Whether StatsD line `i` is one of the unreadable ones (one in 997).
+    static func isUnreadable(_ i: Int) -> Bool { i % 997 == 996 }
+
     /// StatsD line `i` and its key (the metric and its service: a metric's lines share a partition, so one task rolls each up).
     func statsdLine(_ i: Int) -> (key: String, line: String) {
         let service = ["checkout", "search", "catalog"][i / 4 % 3]
-        if i % 997 == 996 { return ("api.requests", "api.requests:one|c|#service:\(service)") }
+        if Self.isUnreadable(i) { return ("api.requests", "api.requests:one|c|#service:\(service)") }
         switch i % 4 {
         case 0: return ("api.requests \(service)", "api.requests:1|c|#service:\(service)")
         case 1: return ("api.latency \(service)", "api.latency:\(i * 7 % 400)|ms|#service:\(service)")
@@ -60,13 +65,10 @@ struct DemoInputs {
     }
 
     /// Records the classification writes: what the index topology reads.
-    var predictedClassified: Int { predictedTopics.filter { $0.key != deadLetterTopics[0] }.values.reduce(0, +) }
+    var predictedClassified: Int { classified.reduce(0) { $0 + predictedTopics[$1, default: 0] } }
 
     /// `api.requests` lines with a value: each counts one.
-    var apiRequestLines: Int { (0..<statsdLines).count { $0 % 4 == 0 && $0 % 997 != 996 } }
-
-    /// Access records that are not JSON and StatsD lines that do not read: the rollups' dead letters.
-    var malformedRollupInputs: Int { accessRecords - validAccess + (0..<statsdLines).count { $0 % 997 == 996 } }
+    var apiRequestLines: Int { (0..<statsdLines).count { $0 % 4 == 0 && !Self.isUnreadable($0) } }
 
     /// Produces every input; returns once the broker has them all.
     func produce(config: KafkaConfig, logger: Logger) throws {

@@ -85,8 +85,8 @@ struct DemoSummary {
              Int(total(outcome, "api.requests")) == inputs.apiRequestLines),
             ("Elasticsearch holds one document per nginx rollup: \(rollupDocuments) of \(nginxRollups)",
              rollupDocuments == nginxRollups && nginxRollups > 0),
-            ("the rollups' dead letters are the malformed records: \(rollupDeadLetters) of \(inputs.malformedRollupInputs)",
-             rollupDeadLetters == inputs.malformedRollupInputs),
+            ("the rollups' dead letters are the malformed records: \(rollupDeadLetters) of \(predicted[inputs.deadLetterTopics[2], default: 0])",
+             rollupDeadLetters == predicted[inputs.deadLetterTopics[2], default: 0]),
         ]
     }
 
@@ -121,8 +121,7 @@ struct DemoSummary {
     }
 
     func print(_ outcome: Outcome, families: (live: Int, missing: [String]), children: [TopologyChild], esURL: String) {
-        var predicted = inputs.predictedTopics
-        predicted[inputs.deadLetterTopics[2]] = inputs.malformedRollupInputs
+        let predicted = inputs.predictedTopics
         say("\nrecords per destination topic".padding(48) + "records".padding(10, left: true) + "predicted".padding(11, left: true))
         for topic in inputs.classified + [inputs.rollups] + inputs.deadLetterTopics {
             let want = predicted[topic].map { $0.formatted() } ?? "-"
