@@ -20,9 +20,10 @@ import SluiceKafka
 public protocol Sink<Item>: AnyObject {
     /// What the topology hands the sink, one per record.
     associatedtype Item
-    /// Accepts one item; `source` is the input record it derives from (`nil`
-    /// for records a punctuator made). Throwing sends that input record to
-    /// the dead-letter topic, so throw only for a fault of this item.
+    /// Accepts one item; `source` is the input record it derives from (for
+    /// a record a punctuator made, the last record its task processed: the
+    /// state it was made from reflects that one). Throwing sends that input
+    /// record to the dead-letter topic, so throw only for a fault of this item.
     func write(_ item: Item, source: Provenance?) throws
     /// Does I/O and handles what completed, waiting up to `timeout` for it.
     /// Throw only when the thread must stop: a destination that is down
@@ -157,9 +158,10 @@ extension Stream {
             guard let target = context.task.sinks[sinkName] as? any Sink<Item> else {
                 throw TopologyError("sink \(sinkName) is not running on this thread")
             }
-            return Node<Value>(name: name) { record in
+            let task = context.task
+            return Node<Value>(name: name) { [unowned task] record in
                 try attributed(to: name) {
-                    if let item = try item(record) { try target.write(item, source: record.provenance) }
+                    if let item = try item(record) { try target.write(item, source: record.provenance ?? task.lastProcessed) }
                 }
             }
         }.sinkName = sinkName

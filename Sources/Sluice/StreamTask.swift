@@ -124,6 +124,15 @@ public final class StreamTask {
     /// at positions its state is written at.
     var keepsState: Bool { !stores.isEmpty }
 
+    /// The input record that output made without one (by a punctuation)
+    /// derives from: the last record the task processed, or the last its
+    /// restored state reflects; `nil` before either. A sink holds commits
+    /// back on it until that output is durable.
+    @usableFromInline var lastProcessed: Provenance? {
+        guard let position = nextOffset ?? statePosition, position > 0 else { return nil }
+        return Provenance(topic: id.topic, partition: id.partition, offset: position - 1)
+    }
+
     /// The approximate size in bytes of each store opened, by name.
     var storeSizes: [(name: String, bytes: Int)] { stores.values.map { ($0.name, $0.bytes.approximateBytes) } }
 
@@ -225,11 +234,14 @@ public final class StreamTask {
         return p.handle
     }
 
-    /// Runs the punctuations of `type` that are due at `time`. A punctuator
-    /// that throws is treated as a failure of the task's thread: nothing
-    /// identifies an input record to dead-letter.
-    func punctuate(_ type: PunctuationType, at time: Int64) throws {
-        guard !punctuators.isEmpty, time != .min else { return }
+    /// Runs the punctuations of `type` that are due at `time`; returns
+    /// whether they forwarded any record. A punctuator that throws is
+    /// treated as a failure of the task's thread: nothing identifies an
+    /// input record to dead-letter.
+    @discardableResult
+    func punctuate(_ type: PunctuationType, at time: Int64) throws -> Bool {
+        guard !punctuators.isEmpty, time != .min else { return false }
+        var forwarded = false
         for i in punctuators.indices where punctuators[i].type == type && !punctuators[i].handle.isCancelled {
             if punctuators[i].next == .min {
                 punctuators[i].next = time + punctuators[i].interval
@@ -238,10 +250,16 @@ public final class StreamTask {
             guard time >= punctuators[i].next else { continue }
             let p = punctuators[i]
             punctuators[i].next = time + p.interval
+            let reached = recordsReceived
             try p.callback(time)
+            if recordsReceived != reached { forwarded = true }
         }
         punctuators.removeAll { $0.handle.isCancelled }
+        return forwarded
     }
+
+    /// Records that reached the task's nodes since the thread last took the counts.
+    private var recordsReceived: Int { nodes.reduce(0) { $0 &+ $1.received } }
 
     /// Sets where processing resumes, after a rewind to committed offsets.
     func resetPosition(_ offset: Int64?) { nextOffset = offset }

@@ -41,6 +41,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     private var commitPoints: [(epoch: Int, offsets: [TopicPartitionOffset], seal: Int, marked: Int64)] = []
     /// The number of the last commit point whose state changes were sealed.
     private var lastSeal = 0
+    /// Stateful tasks whose wall-clock punctuation forwarded records (an
+    /// idle window closing), with the delivery epoch of those records
+    /// (`Int.max` while it is open). Such a task may not have moved since
+    /// its position was committed, and a change sealed at a committed
+    /// position is applied by any restore: it seals once those records
+    /// are durable (see ``markCommitPoint()``).
+    private var punctuatedOutput: [TopicPartition: Int] = [:]
     /// Creates the stores' changelogs; `nil` without stores.
     private var changelogs: ChangelogClient?
     /// Restores the stores of new tasks from their changelogs; `nil` without stores.
@@ -208,7 +215,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         // While paused the wait for records becomes a wait for the sinks.
         for (_, sink) in sinks { try sink.poll(timeout: full && sink.isFull ? config.pollTimeout : .zero) }
         let now = clock.now()
-        for task in tasks.values { try task.punctuate(.wallClockTime, at: now) }
+        for (tp, task) in tasks where try task.punctuate(.wallClockTime, at: now) && task.keepsState {
+            punctuatedOutput[tp] = .max
+        }
         if now >= nextStatsUpdate {
             publishStats()
             nextStatsUpdate = now + 1000
@@ -223,14 +232,34 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// At least once, without stopping to flush: the positions reached now
     /// are committed once the producer has acknowledged every record sent
     /// before this point (tracked by delivery epoch), a few iterations later.
+    /// A task that has not moved since its last commit point and whose
+    /// punctuation forwarded records seals only once those are durable.
     private func markCommitPoint() throws {
         lastSeal += 1
-        var sealed = false
-        for task in tasks.values where try task.sealState(lastSeal, changelogEnds: changelogEnds) { sealed = true }
         let offsets = pendingOffsets(of: tasks.keys)
-        guard !offsets.isEmpty || sealed else { return }
-        commitPoints.append((producer.closeEpoch(), offsets, lastSeal, clock.now()))
+        let moved = Set(offsets.map(\.topicPartition))
+        var sealed = false
+        for (tp, task) in tasks {
+            if punctuatedOutput[tp] != nil {
+                guard moved.contains(tp) || punctuatedOutputIsDurable(tp, task) else { continue }
+                punctuatedOutput[tp] = nil
+            }
+            if try task.sealState(lastSeal, changelogEnds: changelogEnds) { sealed = true }
+        }
+        let unclosed = punctuatedOutput.values.contains(.max)
+        guard !offsets.isEmpty || sealed || unclosed else { return }
+        let epoch = producer.closeEpoch()
+        for (tp, mark) in punctuatedOutput where mark == .max { punctuatedOutput[tp] = epoch }
+        commitPoints.append((epoch, offsets, lastSeal, clock.now()))
         for o in offsets { committed[o.topicPartition] = o.offset }
+    }
+
+    /// Whether the records `task`'s punctuation forwarded are acknowledged
+    /// by the broker and by every sink.
+    private func punctuatedOutputIsDurable(_ tp: TopicPartition, _ task: StreamTask) -> Bool {
+        guard let epoch = punctuatedOutput[tp], epoch <= producer.acknowledgedEpoch else { return false }
+        guard let last = task.lastProcessed else { return true }
+        return durableFloor(tp) > last.offset
     }
 
     /// Commits, asynchronously, the commit points whose outputs are all
@@ -327,6 +356,13 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     func commit() throws {
         let started = clock.now()
         commitPoints.removeAll()
+        // What punctuations forwarded becomes durable before the state that
+        // made it seals (see `punctuatedOutput`).
+        if !punctuatedOutput.isEmpty {
+            try flushSinks()
+            try producer.flushUntilAcknowledged(attempt: config.operationTimeout, logger: logger)
+            punctuatedOutput.removeAll()
+        }
         lastSeal += 1
         for task in tasks.values { try task.sealState(lastSeal, changelogEnds: changelogEnds) }
         let offsets = exactlyOnce ? pendingOffsets(of: tasks.keys) : currentOffsets()
@@ -564,6 +600,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Closes the task of `tp`, if any, once its counts are in the metrics.
     private func closeTask(_ tp: TopicPartition) {
         guard let task = tasks.removeValue(forKey: tp) else { return }
+        punctuatedOutput[tp] = nil
         publishCounts(of: task)
         stats.forgetLag(of: tp)
         task.close()

@@ -127,20 +127,34 @@ final class SinkHolder: @unchecked Sendable {
         #expect(commits.count == 2, "a position is committed once")
     }
 
-    @Test func aStatefulTaskWhoseSinkHoldsItBackCommitsNothingUntilItsStateIsWrittenSoARestoreCountsEveryRecordOnce() throws {
+    /// A thread counting `in`'s values in 10 s windows, results to a scripted sink.
+    private func countingThread(_ guarantee: ProcessingGuarantee = .atLeastOnce, idleClose: Duration? = nil) throws -> StreamThread {
         let holder = self.holder
         let b = TopologyBuilder()
         let definition = SinkDefinition<String>(name: "search") { context in
             holder.sink = ScriptedSink(context: context)
             return holder.sink
         }
+        let options = WindowedAggregateOptions(windows: try .tumbling(.seconds(10)), idleClose: idleClose)
         b.stream(["in"])
-            .windowedAggregate(store: "counts", options: WindowedAggregateOptions(windows: try .tumbling(.seconds(10))),
-                               CountAggregator())
+            .windowedAggregate(store: "counts", options: options, CountAggregator())
             .to(definition) { "\(String(decoding: $0.value.key, as: UTF8.self))=\($0.value.aggregate)" }
-        let t = StreamThread(index: 0, topology: try b.build(), config: config(.atLeastOnce), processID: "p1", factory: factory,
+        let t = StreamThread(index: 0, topology: try b.build(), config: config(guarantee), processID: "p1", factory: factory,
                              clock: clock, logger: Logger(label: "test"))
         t.restoreQuiet = 0
+        return t
+    }
+
+    /// Loses partition `in-0` and takes it back: its state comes from the changelog.
+    private func loseAndRestore(_ t: StreamThread) throws {
+        t.partitionsLost([TopicPartition("in", 0)])
+        try factory.consumer.subscribe(["in"])
+        try t.step()
+        try t.step()
+    }
+
+    @Test func aStatefulTaskWhoseSinkHoldsItBackCommitsNothingUntilItsStateIsWrittenSoARestoreCountsEveryRecordOnce() throws {
+        let t = try countingThread()
         factory.consumer.append("in", 0, "a", timestamp: 0)
         try t.start()
         try t.step()
@@ -156,11 +170,59 @@ final class SinkHolder: @unchecked Sendable {
         #expect(holder.sink.written.map(\.item) == ["a=2"])
         #expect(commits == ["commit async [in-0@1]"], "offset 2 lies between two positions the state can be restored to")
 
-        t.partitionsLost([TopicPartition("in", 0)])
-        try factory.consumer.subscribe(["in"])
-        try t.step()
-        try t.step()
+        try loseAndRestore(t)
         #expect(holder.sink.written.map(\.item) == ["a=2", "a=2"], "the restored window counts the record at offset 1 once")
+    }
+
+    @Test func aWindowClosedIdleStaysOpenInTheChangelogUntilTheSinkHasItsResultSoNoCrashLosesIt() throws {
+        let t = try countingThread(idleClose: .seconds(1))
+        factory.consumer.append("in", 0, "a", timestamp: 0)
+        try t.start()
+        try t.step()
+        try stepAndCommit(t)
+        try t.step()
+        #expect(commits == ["commit async [in-0@1]"])
+        // No record comes; the window closes on the wall clock. Its result
+        // derives from the last record processed, whose offset is committed.
+        clock.advance(by: 1_500)
+        try t.step()
+        #expect(holder.sink.written.map(\.item) == ["a=1"])
+        #expect(holder.sink.written.last?.source?.offset == 0, "the sink holds the result against the last record processed")
+        for _ in 0..<3 { try stepAndCommit(t) }
+        #expect(commits == ["commit async [in-0@1]"])
+
+        // A crash now: the close is in no changelog record, so the restored
+        // window is open and closes again.
+        try loseAndRestore(t)
+        clock.advance(by: 1_500)
+        try t.step()
+        #expect(holder.sink.written.map(\.item) == ["a=1", "a=1"], "the result the sink never acknowledged comes again")
+
+        // Once the sink has it, the close seals, and a restore keeps it closed.
+        holder.sink.acknowledge("a=1")
+        for _ in 0..<3 { try stepAndCommit(t) }
+        try loseAndRestore(t)
+        clock.advance(by: 1_500)
+        try t.step()
+        try stepAndCommit(t)
+        #expect(holder.sink.written.map(\.item) == ["a=1", "a=1"], "a window closed once its result was durable stays closed")
+    }
+
+    @Test func exactlyOnceFlushesAnIdleWindowsResultBeforeItsCloseJoinsTheChangelog() throws {
+        let t = try countingThread(.exactlyOnce, idleClose: .seconds(1))
+        factory.consumer.append("in", 0, "a", timestamp: 0)
+        try t.start()
+        try t.step()
+        try stepAndCommit(t)
+        holder.sink.onFlush = { [factory] in factory.producer.events.append("sink flushed") }
+        let before = factory.producer.events.count
+        clock.advance(by: 1_500)
+        try t.step()
+        let events = Array(factory.producer.events[before...])
+        #expect(holder.sink.written.map(\.item) == ["a=1"])
+        let flushed = try #require(events.firstIndex(of: "sink flushed"))
+        let logged = try #require(events.firstIndex { $0.hasPrefix("send app-counts-changelog") })
+        #expect(flushed < logged, "the result is durable before the close is logged")
     }
 
     @Test func anItemTheSinkRefusedIsCommittedOnlyOnceItsDeadLetterIsAcknowledged() throws {
