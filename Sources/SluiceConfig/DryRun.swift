@@ -13,6 +13,9 @@ public final class DryRun {
     public enum Output: Sendable, Equatable {
         /// Sent to a destination.
         case destination(name: String, target: String, key: [UInt8]?, event: Event)
+        /// A rollup sent to a StatsD or Graphite destination: the rollup as
+        /// an event (what test cases check) and the lines the server gets.
+        case metricLines(name: String, target: String, rollup: Event, lines: [String])
         /// Sent to the dead-letter topic: the step that failed and why.
         case deadLetter(topic: String, key: [UInt8]?, value: [UInt8]?, step: String, reason: String)
     }
@@ -48,7 +51,11 @@ public final class DryRun {
     private func drain() -> [Output] {
         var outputs = captured.records.map { record -> Output in
             let d = spec.destinations[record.value.destination]
-            return .destination(name: d.name, target: d.label, key: record.key, event: record.value.event ?? Event())
+            let event = record.value.event ?? Event()
+            if case .metricLines(let server) = d.target, let rollup = record.value.rollup {
+                return .metricLines(name: d.name, target: d.label, rollup: event, lines: server.textLines(of: rollup))
+            }
+            return .destination(name: d.name, target: d.label, key: record.key, event: event)
         }
         captured.records.removeAll(keepingCapacity: true)
         for letter in driver.takeOutputs()[spec.effectiveDeadLetterTopic] ?? [] {
@@ -70,12 +77,14 @@ private final class Captured: @unchecked Sendable {
 extension DryRun.Output {
     /// The output as one JSON line: `{"destination": …, "key": …, "value": …}`,
     /// plus `"error": {"step": …, "reason": …}` for a dead letter. An event is
-    /// written with its own encoding, so untouched fields keep their bytes.
+    /// written with its own encoding, so untouched fields keep their bytes;
+    /// a StatsD or Graphite destination's value is its lines, as an array.
     public func jsonLine() -> [UInt8] {
         func text(_ bytes: [UInt8]?) -> FieldValue { bytes.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
         let (destination, key): (String, [UInt8]?)
         switch self {
         case .destination(let name, _, let k, _): (destination, key) = (name, k)
+        case .metricLines(let name, _, _, _): (destination, key) = (name, nil)
         case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
         var writer = JSONWriter()
@@ -87,6 +96,8 @@ extension DryRun.Output {
         switch self {
         case .destination(_, _, _, let event):
             writer.out += event.json()
+        case .metricLines(_, _, _, let lines):
+            writer.write(.array(lines.map { .string($0) }))
         case .deadLetter(_, _, let value, let step, let reason):
             writer.write(text(value))
             writer.out += Array(#","error":"#.utf8)

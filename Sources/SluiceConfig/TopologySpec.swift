@@ -136,10 +136,14 @@ public struct MetricLineDestination: Sendable {
         self.prefix = prefix
     }
 
-    /// The lines of `rollup`, each ending in a newline.
+    /// The lines of `rollup`, without their newlines.
+    public func textLines(of rollup: Rollup) -> [String] {
+        format == .statsd ? rollup.statsdLines(prefix: prefix) : rollup.graphiteLines(prefix: prefix)
+    }
+
+    /// The lines of `rollup` as the server gets them, each ending in a newline.
     public func lines(of rollup: Rollup) -> [UInt8] {
-        let lines = format == .statsd ? rollup.statsdLines(prefix: prefix) : rollup.graphiteLines(prefix: prefix)
-        return Array(lines.map { $0 + "\n" }.joined().utf8)
+        Array(textLines(of: rollup).map { $0 + "\n" }.joined().utf8)
     }
 }
 

@@ -49,7 +49,8 @@ extension TopologySpec {
                 outputs += try dry.finish()
                 for output in outputs {
                     switch output {
-                    case .destination(let name, _, _, let event): actual[name, default: []].append(event)
+                    case .destination(let name, _, _, let event), .metricLines(let name, _, let event, _):
+                        actual[name, default: []].append(event)
                     case .deadLetter(_, _, _, let step, let reason): reasons.append("\(step): \(reason)")
                     }
                 }

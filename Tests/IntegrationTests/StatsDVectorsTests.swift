@@ -65,19 +65,25 @@ import Testing
         negative_time:-5|ms
         """
 
-    /// Runs the vectors once; the rollups by metric name (with tags, as
-    /// statsd keys them) and the dead letters' reasons.
-    private func run() throws -> (rollups: [String: [String: Any]], reasons: [String]) {
+    /// The JSON objects `sluice run --dry-run` writes for `topology` fed `lines`.
+    private func dryRun(_ topology: String, _ lines: String) throws -> [[String: Any]] {
         let directory = Services.temporaryDirectory()
         let file = directory + "/vectors.yaml", input = directory + "/vectors.txt", output = directory + "/out.jsonl"
-        try Self.topology.write(toFile: file, atomically: true, encoding: .utf8)
-        try Self.lines.write(toFile: input, atomically: true, encoding: .utf8)
+        try topology.write(toFile: file, atomically: true, encoding: .utf8)
+        try lines.write(toFile: input, atomically: true, encoding: .utf8)
         let child = try ChildProcess(binaryPath("sluice"), arguments: ["run", file, "--dry-run", "--input", input],
                                      environment: ProcessInfo.processInfo.environment, outputPath: output)
         #expect(child.waitUntilExit() == 0)
+        return try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    /// Runs the vectors once; the rollups by metric name (with tags, as
+    /// statsd keys them) and the dead letters' reasons.
+    private func run() throws -> (rollups: [String: [String: Any]], reasons: [String]) {
         var rollups: [String: [String: Any]] = [:], reasons: [String] = []
-        for line in try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n") {
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        for object in try dryRun(Self.topology, Self.lines) {
             if let error = object["error"] as? [String: Any] {
                 reasons.append(error["reason"] as! String)
                 continue
@@ -134,6 +140,58 @@ import Testing
                 "a key containing foo (empty bins) before any other match gets no histogram")
         let calc = Set((r["calc.t"] ?? [:]).keys.filter { !["@timestamp", "metric", "type", "window"].contains($0) })
         #expect(calc == ["count_90", "sum_90", "sum_squares_90", "count_80", "sum_80", "sum_squares_80"])
+    }
+
+    /// statsd's graphite tests (test/graphite_tests.js, `legacyNamespace:
+    /// false`, a 200 ms flush): the same packets, through a `graphite`
+    /// destination, give the same lines.
+    @Test func aGraphiteDestinationGetsTheLinesStatsdsGraphiteBackendSends() throws {
+        let topology = """
+            application: graphite-vectors
+            sources: [{ topics: [statsd], format: statsd }]
+            destinations: { carbon: { graphite: { address: '127.0.0.1:2003' } } }
+            steps:
+              - name: flush
+                aggregate:
+                  window: 200ms
+                  percentiles: [90]
+                  histograms: [{ metric: timer_value, bins: [1000] }]
+                  to: carbon
+            """
+        let packets = """
+            counter_value:100|c
+            timer_value:100|ms
+            sampled_timer:100|ms|@0.1
+            gauge_value:70|g
+            modified:50|g\nmodified:-3|g
+            u:a|s\nu:b|s\nu:a|s
+            fo/o:250|c\nb ar:250|c\nfoo+bar:250|c
+            fo/o;tag1=val1:250|c\nb ar;tag1=val1;tag2=val2:250|c
+            foo+bar:250|c|#tag1:val;1,tag3:val3,tag2:val2
+            """
+        var lines: [String: String] = [:]
+        for object in try dryRun(topology, packets) {
+            #expect(object["destination"] as? String == "carbon")
+            for line in object["value"] as? [String] ?? [] {
+                let parts = line.split(separator: " ")
+                #expect(parts.count == 3 && parts[2] == "0", "name value seconds, stamped with the window's end: \(line)")
+                lines[String(parts[0])] = String(parts[1])
+            }
+        }
+        let expected = [
+            "stats.counters.counter_value.rate": "500", "stats.counters.counter_value.count": "100",
+            "stats.timers.timer_value.mean_90": "100", "stats.timers.timer_value.histogram.bin_1000": "1",
+            "stats.timers.timer_value.count_ps": "5", "stats.timers.timer_value.count": "1",
+            "stats.timers.sampled_timer.count_ps": "50", "stats.timers.sampled_timer.count": "10",
+            "stats.gauges.gauge_value": "70", "stats.gauges.modified": "47", "stats.sets.u.count": "2",
+            "stats.counters.fo-o.count": "250", "stats.counters.b_ar.count": "250",
+            "stats.counters.fo-o.count;tag1=val1": "250", "stats.counters.b_ar.count;tag1=val1;tag2=val2": "250",
+            "stats.counters.foobar.count;tag1=val_1;tag3=val3;tag2=val2": "250",
+        ]
+        for (name, value) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(lines[name] == value, "\(name) in \(lines.keys.sorted())")
+        }
+        #expect(lines["stats.counters.foobar.count"] == "250", "foo+bar sanitizes to foobar")
     }
 
     @Test func tagsAndSanitizingKeyMetricsAsStatsdDoesAndBadLinesAreDeadLetteredWithTheReason() throws {

@@ -12,7 +12,7 @@ import Testing
     private func destinations(_ outputs: [DryRun.Output]) -> [String] {
         outputs.map {
             switch $0 {
-            case .destination(let name, _, _, _): name
+            case .destination(let name, _, _, _), .metricLines(let name, _, _, _): name
             case .deadLetter(let topic, _, _, let step, _): "\(topic) by \(step)"
             }
         }
