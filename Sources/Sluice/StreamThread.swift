@@ -148,7 +148,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         consumer.rebalanceListener = self
         try startProducer()
         try makeSinks()
-        try makeChangelogs()
+        try makeInternalTopics()
         try consumer.subscribe(topology.subscriptions)
         nextCommit = clock.now() + config.effectiveCommitInterval.wholeMilliseconds
         logger.info("stream thread started", metadata: ["guarantee": "\(config.guarantee.rawValue)",
@@ -402,24 +402,37 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
 
     // MARK: State stores and changelogs
 
-    /// Creates the stores' changelog topics that do not exist: as many
-    /// partitions as the widest input topic, compacted (window stores also
-    /// deleted a day after their retention).
-    private func makeChangelogs() throws {
-        guard !topology.stores.isEmpty else { return }
+    /// Creates the internal topics that do not exist, before the thread
+    /// subscribes to any: as many partitions as the widest input topic.
+    /// Stores' changelogs are compacted (window stores' also deleted a day
+    /// after their retention); repartition topics keep every record (they
+    /// carry event times, so deleting by time could drop what is unread).
+    private func makeInternalTopics() throws {
+        guard !topology.stores.isEmpty || !topology.repartitionTopics.isEmpty else { return }
         let changelogs = try factory.makeChangelogs(config: config.kafka, logger: logger)
-        let inputs = topology.subscriptions.filter { !$0.hasPrefix("^") }
+        let inputs = topology.inputTopics.filter { !$0.hasPrefix("^") }
         guard !inputs.isEmpty else {
-            throw TopologyError("state stores need input topics named exactly (their changelogs take the inputs' partition count)")
+            throw TopologyError("state stores and repartition topics need input topics named exactly (they take the inputs' partition count)")
         }
         let partitions = try inputs.map { try changelogs.partitionCount(of: $0) }.max()!
-        try changelogs.ensureTopics(topology.stores.map { store in
+        try changelogs.ensureTopics(topology.repartitionTopics.map {
+            NewTopic($0, partitions: partitions, configs: ["cleanup.policy": "delete", "retention.ms": "-1"])
+        } + topology.stores.map { store in
             var configs = ["cleanup.policy": "compact"]
             if let retention = store.retention {
                 configs = ["cleanup.policy": "compact,delete", "retention.ms": String(retention + 86_400_000)]
             }
             return NewTopic(config.changelogTopic(store: store.name), partitions: partitions, configs: configs)
         })
+        // One that existed before (or that a broker made when it was first
+        // asked about) would send records to tasks whose changelog partitions do not exist.
+        for topic in topology.repartitionTopics {
+            let count = try changelogs.partitionCount(of: topic)
+            guard count == partitions else {
+                throw TopologyError("repartition topic \(topic) has \(count) partitions, the inputs \(partitions): delete it, or give it \(partitions)")
+            }
+        }
+        guard !topology.stores.isEmpty else { return }
         self.changelogs = changelogs
         restorer = StateRestorer(changelogs: changelogs, clock: clock, logger: logger, stats: stats, quiet: restoreQuiet)
     }

@@ -16,12 +16,18 @@ public struct Topology: @unchecked Sendable, CustomStringConvertible {
     let sinks: [String: SinkSpec]
     /// The state stores, by name order.
     let stores: [StoreSpec]
+    /// The internal topics records are repartitioned through (see
+    /// ``Stream/repartition(through:named:key:serialize:)``).
+    public let repartitionTopics: [String]
 
     /// The names of the state stores.
     public var storeNames: [String] { stores.map(\.name) }
 
     /// Every subscription: topic names and `^`-prefixed patterns.
     public var subscriptions: [String] { topicSources.keys.sorted() + patternSources.map(\.pattern) }
+
+    /// The topics the application reads that it does not create itself.
+    public var inputTopics: [String] { subscriptions.filter { !repartitionTopics.contains($0) } }
 
     /// Topics the topology writes to by fixed name.
     public var sinkTopics: [String] { order.compactMap { specs[$0]?.sinkTopic }.sorted() }

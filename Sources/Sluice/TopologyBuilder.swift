@@ -21,6 +21,8 @@ public final class TopologyBuilder {
     var sinks: [String: SinkSpec] = [:]
     /// The state stores, by name; a store serves one processor.
     var stores: [String: StoreSpec] = [:]
+    /// The internal topics records are repartitioned through, in the order added.
+    var repartitionTopics: [String] = []
     @usableFromInline var problems: [String] = []
     private var counter = 0
 
@@ -53,7 +55,7 @@ public final class TopologyBuilder {
         if topicSources.isEmpty && patternSources.isEmpty { problems.append("the topology reads no topic") }
         guard problems.isEmpty else { throw TopologyError(problems.joined(separator: "; ")) }
         return Topology(specs: specs, order: order, topicSources: topicSources, patternSources: patternSources,
-                        sinks: sinks, stores: stores.values.sorted { $0.name < $1.name })
+                        sinks: sinks, stores: stores.values.sorted { $0.name < $1.name }, repartitionTopics: repartitionTopics)
     }
 
     /// Records that node `owner` keeps its state in `store`, whose entries

@@ -12,7 +12,9 @@ import Synchronization
 /// moves only when told to. Every piped record is followed by a commit of
 /// its task's state, as Kafka Streams' driver does; with a state directory
 /// the stores are RocksDB and a second driver on the same directory resumes
-/// where the first left off (as a restarted instance would).
+/// where the first left off (as a restarted instance would). What the
+/// topology writes to a repartition topic goes back in at once, to that
+/// topic's partition 0 (and stays readable with ``output(_:)``).
 ///
 /// ```swift
 /// let driver = TopologyTestDriver(topology: topology)
@@ -45,6 +47,7 @@ public final class TopologyTestDriver {
         self.deadLetterTopic = deadLetterTopic ?? "\(applicationID)-dlq"
         clock = ManualClock(wallClockStart)
         sinks = topology.sinks.mapValues { $0.recording() }
+        collector.internalTopics = Set(topology.repartitionTopics)
     }
 
     /// The current wall-clock time.
@@ -54,13 +57,29 @@ public final class TopologyTestDriver {
     /// consumer had read it at the partition's next offset.
     public func pipe(_ topic: String, partition: Int32 = 0, key: [UInt8]? = nil, value: [UInt8]?,
                      headers: [KafkaHeader] = [], timestamp: Int64? = nil) throws {
+        try deliver(topic, partition: partition, key: key, value: value, headers: headers, timestamp: timestamp ?? clock.now())
+        try forwardRepartitioned()
+    }
+
+    /// Processes one record at its partition's next offset and commits its task's state.
+    private func deliver(_ topic: String, partition: Int32, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
+                         timestamp: Int64) throws {
         let tp = TopicPartition(topic, partition)
         let task = try self.task(tp)
         let offset = nextOffsets[tp, default: 0]
         nextOffsets[tp] = offset + 1
         try task.process(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
-                                      timestamp: timestamp ?? clock.now(), headers: headers))
+                                      timestamp: timestamp, headers: headers))
         try task.commitState()
+    }
+
+    /// Feeds what went to repartition topics back in, until nothing is left.
+    private func forwardRepartitioned() throws {
+        while !collector.internalQueue.isEmpty {
+            let record = collector.internalQueue.removeFirst()
+            try deliver(record.topic, partition: 0, key: record.key, value: record.value, headers: record.headers,
+                        timestamp: record.timestamp)
+        }
     }
 
     /// Feeds one record with UTF-8 key and value.
@@ -78,15 +97,25 @@ public final class TopologyTestDriver {
             try task.punctuate(.wallClockTime, at: clock.now())
             try task.commitState()
         }
+        try forwardRepartitioned()
     }
 
     /// Ends the input, as the end of a dry run's file: every windowed
     /// aggregate closes its open windows and forwards their results, then
     /// the tasks' state is committed.
     public func endInput() throws {
-        for task in tasks.values {
+        // Tasks of inputs first: what they still send through a repartition
+        // topic reaches its tasks before those end.
+        let repartitioned = topology.repartitionTopics
+        try endInput(of: tasks.values.filter { !repartitioned.contains($0.id.topic) })
+        for topic in repartitioned { try endInput(of: tasks.values.filter { $0.id.topic == topic }) }
+    }
+
+    private func endInput(of tasks: [StreamTask]) throws {
+        for task in tasks {
             try task.endInput()
             try task.commitState()
+            try forwardRepartitioned()
         }
     }
 
@@ -156,9 +185,14 @@ public final class ManualClock: WallClock {
 final class MemoryCollector: RecordCollector {
     var records: [String: [KafkaMessage]] = [:]
     private var nextOffsets: [String: Int64] = [:]
+    /// Topics whose records the driver feeds back in.
+    var internalTopics: Set<String> = []
+    /// Records sent to `internalTopics` not yet fed back in.
+    var internalQueue: [KafkaMessage] = []
 
     func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], timestamp: Int64) throws {
         append(topic: topic, partition: 0, key: key, value: value, headers: headers, timestamp: timestamp)
+        if internalTopics.contains(topic) { internalQueue.append(records[topic]!.last!) }
     }
 
     func sendChangelog(topic: String, partition: Int32, key: [UInt8], value: [UInt8]?, headers: [KafkaHeader],

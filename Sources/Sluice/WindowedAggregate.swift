@@ -1,3 +1,4 @@
+import SluiceKafka
 import SluiceState
 
 /// How a windowed aggregate step folds records into per-key aggregates
@@ -110,6 +111,26 @@ public enum AggregateStoreLayout {
     /// The store key of the value `key` carries into following windows.
     static func carriedKey(_ key: [UInt8]) -> [UInt8] { WindowStore.storeKey([1] + key, windowStart: metaStart) }
 
+    /// The store entry of the last upstream position applied from `source`
+    /// (records that came through a repartition topic).
+    static func upstreamEntry(_ source: TopicPartition, offset: Int64, index: Int64) -> (key: [UInt8], value: [UInt8]) {
+        var key: [UInt8] = [2]
+        withUnsafeBytes(of: source.partition.bigEndian) { key.append(contentsOf: $0) }
+        key.append(contentsOf: source.topic.utf8)
+        var value: [UInt8] = []
+        value.appendBigEndian(offset)
+        value.appendBigEndian(index)
+        return (WindowStore.storeKey(key, windowStart: metaStart), value)
+    }
+
+    /// Reads back an entry ``upstreamEntry(_:offset:index:)`` wrote, from its key without the window start.
+    static func upstream(key: [UInt8], value: [UInt8]) -> (TopicPartition, offset: Int64, index: Int64)? {
+        guard key.count >= 5, key[0] == 2, value.count == 16 else { return nil }
+        let partition = key[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return (TopicPartition(String(decoding: key[5...], as: UTF8.self), Int32(bitPattern: partition)),
+                value.readBigEndian(at: 0), value.readBigEndian(at: 8))
+    }
+
     /// The store entry that marks every window starting before `start`
     /// closed: windows under it stay in the store until their segment
     /// expires, but never open again (nor are they read back into memory).
@@ -163,6 +184,9 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     private var starts: [Int64] = []
     private var carried: [[UInt8]: A.Aggregate] = [:]
     private var carriedDirty: Set<[UInt8]> = []
+    /// Per upstream partition, the last position applied (see ``UpstreamPosition``).
+    private var upstream: [TopicPartition: (offset: Int64, index: Int64)] = [:]
+    private var upstreamDirty: Set<TopicPartition> = []
     /// Windows starting before this are closed.
     private var closedBefore = Int64.min
     private var closedBeforeDirty = false
@@ -205,6 +229,8 @@ final class WindowedAggregateNode<A: WindowAggregator> {
                 closedBefore = [UInt8](v).readBigEndian(at: 0)
             } else if key.first == 1 {
                 carried[Array(key.dropFirst())] = try aggregator.decode([UInt8](v))
+            } else if let (source, offset, index) = AggregateStoreLayout.upstream(key: key, value: [UInt8](v)) {
+                upstream[source] = (offset, index)
             }
             return true
         }
@@ -220,6 +246,13 @@ final class WindowedAggregateNode<A: WindowAggregator> {
         // Records before the store's position are in its state already (a
         // restart that resumes before the last state write).
         if let p = record.provenance, let position = store.committedInputOffset, p.offset < position { return }
+        // A record that came through a repartition topic again (its upstream
+        // task sent it before a crash, and again after) is in the state already.
+        if let position = UpstreamPosition(headers: record.headers) {
+            guard position.isAfter(upstream[position.source]) else { return }
+            upstream[position.source] = (position.offset, position.index)
+            upstreamDirty.insert(position.source)
+        }
         if options.idleClose != nil { lastRecordWallTime = task.clock.now() }
         // Stream time as this step sees it: records' times may have been
         // read from their fields after the task saw their Kafka timestamps.
@@ -331,6 +364,12 @@ final class WindowedAggregateNode<A: WindowAggregator> {
                 }
             }
             carriedDirty.removeAll()
+            for source in upstreamDirty {
+                let last = upstream[source]!
+                let entry = AggregateStoreLayout.upstreamEntry(source, offset: last.offset, index: last.index)
+                batch.put(entry.key, entry.value)
+            }
+            upstreamDirty.removeAll()
             if closedBeforeDirty {
                 let mark = AggregateStoreLayout.closedMark(before: closedBefore)
                 batch.put(mark.key, mark.value)

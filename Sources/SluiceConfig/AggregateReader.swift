@@ -13,6 +13,7 @@ import Yams
 ///     emit: final                # or update, at most every `update_interval`
 ///     idle_close: 30s
 ///     late: dlq                  # or count
+///     repartition: false         # each metric's samples arrive on one partition already (default: true)
 ///     percentiles: [90, 99]
 ///     metrics:                   # omitted for StatsD samples from a statsd source
 ///       - counter: nginx.requests
@@ -28,7 +29,7 @@ struct AggregateReader {
     let statsdSources: Bool
 
     static let keys = ["window", "advance", "grace", "emit", "update_interval", "idle_close", "late", "percentiles",
-                       "histograms", "timer_statistics", "exact_limit", "metrics", "to"]
+                       "histograms", "timer_statistics", "exact_limit", "metrics", "repartition", "to"]
     static let metricKeys = ["value", "tags", "sample_rate", "optional"]
 
     func aggregate(_ body: Node, name: String?, step: Node) -> AggregateSpec? {
@@ -57,6 +58,8 @@ struct AggregateReader {
         read("exact_limit", { reader.int($0, "exact_limit", atLeast: 1) }) { timers.exactLimit = $0 }
         var metrics: [MetricDerivation]?
         read("metrics", self.metrics) { metrics = $0 }
+        var repartition = true
+        read("repartition", { reader.bool($0, "repartition") }) { repartition = $0 }
         if f["metrics"] == nil, !statsdSources {
             reader.report(body, "expected `metrics` in an aggregate step: only a statsd source gives events that are StatsD samples")
             ok = false
@@ -65,7 +68,7 @@ struct AggregateReader {
         guard ok, let windows, let emit, let targets else { return nil }
         return AggregateSpec(name: name, options: WindowedAggregateOptions(windows: windows, emit: emit, idleClose: idleClose,
                                                                           lateToDeadLetter: lateToDeadLetter),
-                             timers: timers, metrics: metrics, destinations: targets)
+                             timers: timers, metrics: metrics, destinations: targets, repartition: repartition)
     }
 
     private enum LatePolicy: String, CaseIterable { case dlq, count }

@@ -90,7 +90,7 @@ extension TopologySpec {
         let builder = TopologyBuilder()
         let sinks = destinations.indices.filter { destinations[$0].topic == nil }
         let search = sinks.filter { if case .elasticsearch = destinations[$0].target { true } else { false } }
-        let outputs = steps(builder, sources: sources.map(\.topics), tombstoneDestinations: search)
+        let outputs = steps(builder, sources: sources.map(\.topics), tombstoneDestinations: search, repartition: true)
         guard !sinks.isEmpty else {
             toTopics(outputs)
             return try builder.build()
@@ -120,7 +120,9 @@ extension TopologySpec {
     /// with every output handed to `capture` instead of a destination.
     func dryRunTopology(capture: @escaping @Sendable (Record<Routed>) -> Void) throws -> Topology {
         let builder = TopologyBuilder()
-        _ = steps(builder, sources: sources.indices.map { [Self.dryRunTopic(source: $0)] }, tombstoneDestinations: [])
+        // One task reads all of a dry run's records: nothing to repartition.
+        _ = steps(builder, sources: sources.indices.map { [Self.dryRunTopic(source: $0)] }, tombstoneDestinations: [],
+                  repartition: false)
             .peek(named: "capture") { capture($0) }
         return try builder.build()
     }
@@ -130,7 +132,8 @@ extension TopologySpec {
 
     /// Everything before the destinations: each source decoded, the steps,
     /// and the aggregates' rollups merged with the events the steps sent on.
-    private func steps(_ builder: TopologyBuilder, sources topics: [[String]], tombstoneDestinations: [Int]) -> Stream<Routed> {
+    private func steps(_ builder: TopologyBuilder, sources topics: [[String]], tombstoneDestinations: [Int],
+                       repartition: Bool) -> Stream<Routed> {
         let passTombstones = !tombstoneDestinations.isEmpty
         let decoded = sources.enumerated().map { i, source in
             let stream = builder.stream(topics[i], named: "source-\(i)")
@@ -145,13 +148,14 @@ extension TopologySpec {
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))
         let pipeline = pipeline
         let routed = merged.process(named: "steps") { PipelineProcessor(pipeline, tombstoneDestinations: tombstoneDestinations) }
-        return aggregates.isEmpty ? routed : rollups(of: routed)
+        return aggregates.isEmpty ? routed : rollups(of: routed, repartition: repartition)
     }
 
     /// Sends what the steps sent to each aggregate through its windowed
-    /// aggregate, whose results go on as rollup events keyed by their
-    /// stable id, merged with the events the steps sent to destinations.
-    private func rollups(of routed: Stream<Routed>) -> Stream<Routed> {
+    /// aggregate (through its repartition topic first, where it has one and
+    /// `repartition` allows), whose results go on as rollup events keyed by
+    /// their stable id, merged with the events the steps sent to destinations.
+    private func rollups(of routed: Stream<Routed>, repartition: Bool) -> Stream<Routed> {
         let first = destinations.count
         var split = routed.split(named: "aggregates")
         for (k, aggregate) in aggregates.enumerated() {
@@ -159,12 +163,7 @@ extension TopologySpec {
         }
         let branches = split.defaultBranch("(events)")
         let results = aggregates.map { aggregate in
-            branches[aggregate.name]!
-                .windowedAggregate(named: aggregate.name, store: aggregate.name, options: aggregate.options,
-                                   StatsDAggregator<Routed>(exactLimit: aggregate.timers.exactLimit) { record in
-                                       guard let event = record.value.event else { return [] }
-                                       return try aggregate.samples(of: event)
-                                   })
+            windowed(branches[aggregate.name]!, aggregate, repartition: repartition && aggregate.repartition)
                 .flatMap(named: "\(aggregate.name)-rollups") { result -> [Record<Routed>] in
                     let rollup = Rollup(result.value, options: aggregate.timers)
                     let key = Array(rollup.documentID.utf8), event = rollup.event
@@ -176,6 +175,33 @@ extension TopologySpec {
         }
         return branches["(events)"]!.merge(named: "outputs", results)
     }
+
+    /// `aggregate`'s windows over the samples of `events`, rolled up in the
+    /// events' own tasks or, with `repartition`, in those of its repartition topic.
+    private func windowed(_ events: Stream<Routed>, _ aggregate: AggregateSpec,
+                          repartition: Bool) -> Stream<WindowedResult<MetricAggregate>> {
+        let limit = aggregate.timers.exactLimit
+        guard repartition else {
+            return events.windowedAggregate(named: aggregate.name, store: aggregate.name, options: aggregate.options,
+                                            StatsDAggregator<Routed>(exactLimit: limit) { record in
+                                                guard let event = record.value.event else { return [] }
+                                                return try aggregate.samples(of: event)
+                                            })
+        }
+        return events
+            .flatMap(named: aggregate.name) { (record: Record<Routed>) -> [Record<StatsDSample>] in
+                guard let event = record.value.event else { return [] }
+                return try aggregate.samples(of: event).map { record.withValue($0) }
+            }
+            .repartition(through: repartitionTopic(of: aggregate), named: "\(aggregate.name)-by-metric",
+                         key: { StatsDAggregator<StatsDSample>.key(kind: $0.value.kind, key: $0.value.key) },
+                         serialize: { $0.encoded })
+            .windowedAggregate(named: "\(aggregate.name)-windows", store: aggregate.name, options: aggregate.options,
+                               StatsDAggregator<[UInt8]?>(exactLimit: limit) { [try StatsDSample(encoded: $0.value ?? [])] })
+    }
+
+    /// The topic `aggregate`'s samples go through, keyed by metric.
+    func repartitionTopic(of aggregate: AggregateSpec) -> String { "\(application)-\(aggregate.name)-repartition" }
 
     private func toTopics(_ routed: Stream<Routed>) {
         let topics = destinations.map { $0.topic ?? "" }

@@ -19,9 +19,13 @@ extension TopologySpec {
         return (destinations.compactMap(\.topic) + [effectiveDeadLetterTopic]).filter { seen.insert($0).inserted }
     }
 
-    /// Topics Sluice creates for itself: the changelog of each aggregate's store.
+    /// Topics Sluice creates for itself: each aggregate's repartition topic
+    /// (unless it says `repartition: false`) and its store's changelog.
     public var internalTopics: [String] {
-        aggregates.map { StreamsConfig.changelogTopic(applicationID: application, store: $0.name) }
+        aggregates.flatMap { aggregate in
+            (aggregate.repartition ? [repartitionTopic(of: aggregate)] : [])
+                + [StreamsConfig.changelogTopic(applicationID: application, store: aggregate.name)]
+        }
     }
 
     /// The processor graph in `format`.

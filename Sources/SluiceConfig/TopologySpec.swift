@@ -171,6 +171,10 @@ public struct AggregateSpec: Sendable {
     public var metrics: [MetricDerivation]?
     /// The destinations of the rollups, by index.
     public var destinations: [Int]
+    /// Whether samples go through a repartition topic keyed by metric, so
+    /// that each metric is rolled up in one task whatever partition its
+    /// samples arrive on; `false` when the input is keyed so already.
+    public var repartition = true
 
     /// The samples one event gives.
     public func samples(of event: Event) throws(MetricEventError) -> [StatsDSample] {

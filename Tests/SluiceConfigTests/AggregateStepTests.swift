@@ -52,7 +52,31 @@ import Testing
         let samples = try a.samples(of: try Event(json: Array(#"{"service":"s","ms":3,"method":"GET","path":"/x"}"#.utf8)))
         #expect(samples == [StatsDSample(key: "requests;service=s", kind: .counter, value: 1),
                             StatsDSample(key: "latency;route=GET_-x", kind: .timer, value: 3, sampleRate: 0.5)])
-        #expect(spec.internalTopics == ["app-web-changelog"])
+        #expect(a.repartition)
+        #expect(spec.internalTopics == ["app-web-repartition", "app-web-changelog"])
+    }
+
+    @Test func anAggregateRollsEachMetricUpInOneTaskThroughItsRepartitionTopicUnlessItsInputIsKeyedSo() throws {
+        func yaml(_ extra: String) -> String {
+            Self.yaml(step: "      - { name: web, aggregate: { window: 10s, \(extra)metrics: [{ counter: requests, tags: [service] }], to: rollups } }")
+        }
+        let topology = try TopologyLoader.load(yaml: yaml(""), file: "t.yaml").topology()
+        #expect(topology.repartitionTopics == ["app-web-repartition"])
+        let driver = TopologyTestDriver(topology: topology, applicationID: "app")
+        defer { driver.close() }
+        try driver.pipe("in", partition: 0, value: #"{"service":"s"}"#, timestamp: 1_000)
+        try driver.pipe("in", partition: 1, value: #"{"service":"s"}"#, timestamp: 2_000)
+        try driver.endInput()
+        let counts = try driver.output("r").map { m -> Double? in
+            guard case .object(let rollup) = try JSONParser.parse(m.value ?? []) else { return nil }
+            return rollup["count"]?.number
+        }
+        #expect(counts == [2], "one rollup of both partitions' records")
+
+        let keyed = try TopologyLoader.load(yaml: yaml("repartition: false, "), file: "t.yaml")
+        let keyedTopology = try keyed.topology()
+        #expect(keyed.internalTopics == ["app-web-changelog"] && keyedTopology.repartitionTopics.isEmpty)
+        #expect(problems(yaml("repartition: sometimes, ")) == ["5:61: expected repartition as true or false, found 'sometimes'"])
     }
 
     @Test(arguments: [

@@ -195,7 +195,7 @@ final class RecordingProducer: ProducerClient, @unchecked Sendable {
 /// that keeps them keeps them.
 final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
     var created: [NewTopic] = []
-    /// Partition counts of input topics (1 unless set).
+    /// Partition counts of topics that exist before (1 for others unless created).
     var partitionCounts: [String: Int] = [:]
     var logs: [TopicPartition: [KafkaMessage]] = [:]
 
@@ -203,7 +203,9 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
         created += topics.filter { topic in !created.contains { $0.name == topic.name } }
     }
 
-    func partitionCount(of topic: String) throws -> Int { partitionCounts[topic] ?? 1 }
+    func partitionCount(of topic: String) throws -> Int {
+        partitionCounts[topic] ?? created.first { $0.name == topic }?.partitions ?? 1
+    }
 
     /// Partitions being read and where the next poll reads them.
     var reading: [TopicPartition: Int64] = [:]

@@ -140,3 +140,29 @@ struct ByteReader {
         return s
     }
 }
+
+extension StatsDSample {
+    /// The sample as bytes, exactly (a StatsD line cannot say "set this
+    /// gauge to -3"): what a repartition topic carries.
+    public var encoded: [UInt8] {
+        var w = ByteWriter()
+        w.byte(MetricKind.allCases.firstIndex(of: kind).map(UInt8.init) ?? 0)
+        w.byte((isDelta ? 1 : 0) | (member == nil ? 0 : 2))
+        w.double(value)
+        w.double(sampleRate)
+        w.text(key)
+        if let member { w.text(member) }
+        return w.bytes
+    }
+
+    /// Reads what ``encoded`` wrote.
+    public init(encoded bytes: [UInt8]) throws(StateDecodingError) {
+        var r = ByteReader(bytes)
+        let kind = Int(try r.byte()), flags = try r.byte()
+        guard kind < MetricKind.allCases.count else { throw StateDecodingError("unknown metric kind \(kind)") }
+        let value = try r.double(), rate = try r.double(), key = try r.text()
+        let member = flags & 2 == 0 ? nil : try r.text()
+        guard r.isAtEnd else { throw StateDecodingError("\(r.remaining) bytes after a sample") }
+        self.init(key: key, kind: MetricKind.allCases[kind], value: value, member: member, sampleRate: rate, isDelta: flags & 1 == 1)
+    }
+}
