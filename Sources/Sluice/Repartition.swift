@@ -21,21 +21,28 @@ struct UpstreamPosition: Equatable {
     /// The index among the records made from that input record.
     var index: Int64
 
-    /// Whether this position comes after `last` of the same partition.
-    func isAfter(_ last: (offset: Int64, index: Int64)?) -> Bool {
+    /// Whether this position comes after `last`, of the same partition.
+    func isAfter(_ last: UpstreamPosition?) -> Bool {
         guard let last else { return true }
         return offset > last.offset || (offset == last.offset && index > last.index)
     }
 
-    /// offset, index (each 8 bytes, big-endian), partition (4), topic (UTF-8).
-    var headerValue: [UInt8] {
+    /// The upstream partition as bytes: partition (4, big-endian), topic (UTF-8).
+    var sourceBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: source.partition.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: source.topic.utf8)
+        return bytes
+    }
+
+    /// offset, index (each 8 bytes, big-endian), then ``sourceBytes``: the
+    /// header's value, and what a windowed aggregate stores.
+    var encoded: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(20 + source.topic.utf8.count)
         bytes.appendBigEndian(offset)
         bytes.appendBigEndian(index)
-        withUnsafeBytes(of: source.partition.bigEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: source.topic.utf8)
-        return bytes
+        return bytes + sourceBytes
     }
 
     init(source: TopicPartition, offset: Int64, index: Int64) {
@@ -44,14 +51,18 @@ struct UpstreamPosition: Equatable {
         self.index = index
     }
 
-    /// The position in `headers`, if they carry one.
-    init?(headers: [KafkaHeader]) {
-        guard !headers.isEmpty, let value = headers.last(where: { $0.key == Self.header })?.value, value.count >= 20 else {
-            return nil
-        }
+    /// Reads what ``encoded`` wrote.
+    init?(encoded value: [UInt8]) {
+        guard value.count >= 20 else { return nil }
         let partition = value[16..<20].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         self.init(source: TopicPartition(String(decoding: value[20...], as: UTF8.self), Int32(bitPattern: partition)),
                   offset: value.readBigEndian(at: 0), index: value.readBigEndian(at: 8))
+    }
+
+    /// The position in `headers`, if they carry one.
+    init?(headers: [KafkaHeader]) {
+        guard !headers.isEmpty, let value = headers.last(where: { $0.key == Self.header })?.value else { return nil }
+        self.init(encoded: value)
     }
 }
 
@@ -80,7 +91,7 @@ extension Stream {
                         index = p == last ? index + 1 : 0
                         last = p
                         let position = UpstreamPosition(source: TopicPartition(p.topic, p.partition), offset: p.offset, index: index)
-                        headers.append(KafkaHeader(UpstreamPosition.header, position.headerValue))
+                        headers.append(KafkaHeader(UpstreamPosition.header, position.encoded))
                     }
                     try collector.send(topic: topic, key: try key(record), value: try serialize(record.value), headers: headers,
                                        timestamp: record.timestamp)

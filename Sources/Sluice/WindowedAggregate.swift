@@ -111,24 +111,10 @@ public enum AggregateStoreLayout {
     /// The store key of the value `key` carries into following windows.
     static func carriedKey(_ key: [UInt8]) -> [UInt8] { WindowStore.storeKey([1] + key, windowStart: metaStart) }
 
-    /// The store entry of the last upstream position applied from `source`
-    /// (records that came through a repartition topic).
-    static func upstreamEntry(_ source: TopicPartition, offset: Int64, index: Int64) -> (key: [UInt8], value: [UInt8]) {
-        var key: [UInt8] = [2]
-        withUnsafeBytes(of: source.partition.bigEndian) { key.append(contentsOf: $0) }
-        key.append(contentsOf: source.topic.utf8)
-        var value: [UInt8] = []
-        value.appendBigEndian(offset)
-        value.appendBigEndian(index)
-        return (WindowStore.storeKey(key, windowStart: metaStart), value)
-    }
-
-    /// Reads back an entry ``upstreamEntry(_:offset:index:)`` wrote, from its key without the window start.
-    static func upstream(key: [UInt8], value: [UInt8]) -> (TopicPartition, offset: Int64, index: Int64)? {
-        guard key.count >= 5, key[0] == 2, value.count == 16 else { return nil }
-        let partition = key[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        return (TopicPartition(String(decoding: key[5...], as: UTF8.self), Int32(bitPattern: partition)),
-                value.readBigEndian(at: 0), value.readBigEndian(at: 8))
+    /// The store key of the last upstream position applied from its partition
+    /// (records that came through a repartition topic); the position is the value.
+    static func upstreamKey(_ position: UpstreamPosition) -> [UInt8] {
+        WindowStore.storeKey([2] + position.sourceBytes, windowStart: metaStart)
     }
 
     /// The store entry that marks every window starting before `start`
@@ -185,7 +171,7 @@ final class WindowedAggregateNode<A: WindowAggregator> {
     private var carried: [[UInt8]: A.Aggregate] = [:]
     private var carriedDirty: Set<[UInt8]> = []
     /// Per upstream partition, the last position applied (see ``UpstreamPosition``).
-    private var upstream: [TopicPartition: (offset: Int64, index: Int64)] = [:]
+    private var upstream: [TopicPartition: UpstreamPosition] = [:]
     private var upstreamDirty: Set<TopicPartition> = []
     /// Windows starting before this are closed.
     private var closedBefore = Int64.min
@@ -229,8 +215,8 @@ final class WindowedAggregateNode<A: WindowAggregator> {
                 closedBefore = [UInt8](v).readBigEndian(at: 0)
             } else if key.first == 1 {
                 carried[Array(key.dropFirst())] = try aggregator.decode([UInt8](v))
-            } else if let (source, offset, index) = AggregateStoreLayout.upstream(key: key, value: [UInt8](v)) {
-                upstream[source] = (offset, index)
+            } else if key.first == 2, let position = UpstreamPosition(encoded: [UInt8](v)) {
+                upstream[position.source] = position
             }
             return true
         }
@@ -250,7 +236,7 @@ final class WindowedAggregateNode<A: WindowAggregator> {
         // task sent it before a crash, and again after) is in the state already.
         if let position = UpstreamPosition(headers: record.headers) {
             guard position.isAfter(upstream[position.source]) else { return }
-            upstream[position.source] = (position.offset, position.index)
+            upstream[position.source] = position
             upstreamDirty.insert(position.source)
         }
         if options.idleClose != nil { lastRecordWallTime = task.clock.now() }
@@ -366,8 +352,7 @@ final class WindowedAggregateNode<A: WindowAggregator> {
             carriedDirty.removeAll()
             for source in upstreamDirty {
                 let last = upstream[source]!
-                let entry = AggregateStoreLayout.upstreamEntry(source, offset: last.offset, index: last.index)
-                batch.put(entry.key, entry.value)
+                batch.put(AggregateStoreLayout.upstreamKey(last), last.encoded)
             }
             upstreamDirty.removeAll()
             if closedBeforeDirty {

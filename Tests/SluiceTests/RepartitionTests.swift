@@ -23,7 +23,7 @@ import Testing
 
     private func upstream(_ partition: Int32, _ offset: Int64, _ index: Int64) -> [KafkaHeader] {
         [KafkaHeader(UpstreamPosition.header,
-                     UpstreamPosition(source: TopicPartition("in", partition), offset: offset, index: index).headerValue)]
+                     UpstreamPosition(source: TopicPartition("in", partition), offset: offset, index: index).encoded)]
     }
 
     @Test func recordsOfOneKeyFromSeveralInputPartitionsMeetInOneTaskOfTheRepartitionTopic() throws {

@@ -145,6 +145,14 @@ final class SinkHolder: @unchecked Sendable {
         return t
     }
 
+    /// Starts `t` with one record, "a" at time 0, processed and past a commit point.
+    private func startWithOneRecord(_ t: StreamThread) throws {
+        factory.consumer.append("in", 0, "a", timestamp: 0)
+        try t.start()
+        try t.step()
+        try stepAndCommit(t)
+    }
+
     /// Loses partition `in-0` and takes it back: its state comes from the changelog.
     private func loseAndRestore(_ t: StreamThread) throws {
         t.partitionsLost([TopicPartition("in", 0)])
@@ -155,10 +163,7 @@ final class SinkHolder: @unchecked Sendable {
 
     @Test func aStatefulTaskWhoseSinkHoldsItBackCommitsNothingUntilItsStateIsWrittenSoARestoreCountsEveryRecordOnce() throws {
         let t = try countingThread()
-        factory.consumer.append("in", 0, "a", timestamp: 0)
-        try t.start()
-        try t.step()
-        try stepAndCommit(t)
+        try startWithOneRecord(t)
         try t.step()
         #expect(commits == ["commit async [in-0@1]"])
         // The window closes at offset 2; the sink holds its result, so the
@@ -176,10 +181,7 @@ final class SinkHolder: @unchecked Sendable {
 
     @Test func aWindowClosedIdleStaysOpenInTheChangelogUntilTheSinkHasItsResultSoNoCrashLosesIt() throws {
         let t = try countingThread(idleClose: .seconds(1))
-        factory.consumer.append("in", 0, "a", timestamp: 0)
-        try t.start()
-        try t.step()
-        try stepAndCommit(t)
+        try startWithOneRecord(t)
         try t.step()
         #expect(commits == ["commit async [in-0@1]"])
         // No record comes; the window closes on the wall clock. Its result
@@ -210,10 +212,7 @@ final class SinkHolder: @unchecked Sendable {
 
     @Test func exactlyOnceFlushesAnIdleWindowsResultBeforeItsCloseJoinsTheChangelog() throws {
         let t = try countingThread(.exactlyOnce, idleClose: .seconds(1))
-        factory.consumer.append("in", 0, "a", timestamp: 0)
-        try t.start()
-        try t.step()
-        try stepAndCommit(t)
+        try startWithOneRecord(t)
         holder.sink.onFlush = { [factory] in factory.producer.events.append("sink flushed") }
         let before = factory.producer.events.count
         clock.advance(by: 1_500)
