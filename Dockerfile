@@ -22,7 +22,8 @@ COPY Sources Sources
 COPY Tests Tests
 COPY topologies topologies
 # The Swift runtime and Foundation are linked in: the runtime image needs no toolchain.
-RUN swift build -c release --static-swift-stdlib --product sluice \
+# Cross-module optimization: see scripts/lib.sh.
+RUN swift build -c release -Xswiftc -cross-module-optimization --static-swift-stdlib --product sluice \
  && cp "$(swift build -c release --show-bin-path)/sluice" /opt/sluice
 
 # Runtime stage: the binary and the shared libraries it links, nothing else.

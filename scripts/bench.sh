@@ -28,8 +28,8 @@ if ((owned)); then trap "bash scripts/services.sh stop ${services[*]}" EXIT; fi
 bash scripts/services.sh start "${services[@]}"
 
 log "building (release)"
-build_quietly -c release --product sluice
+build_quietly "${RELEASE[@]}" --product sluice
 # Where the CPU goes: the broker's (and Elasticsearch's JVM's) seconds in each phase.
 extra+=(--watch "broker=$(cat "$RUN_DIR/tansu.pid")")
 if [[ " ${services[*]} " == *" es "* ]]; then extra+=(--watch "elasticsearch=$(pgrep -P "$(cat "$RUN_DIR/es.pid")" java)"); fi
-"$(swift build -c release --show-bin-path)/sluice" bench --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" "${extra[@]}" "$@"
+"$(swift build "${RELEASE[@]}" --show-bin-path)/sluice" bench --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" "${extra[@]}" "$@"

@@ -18,5 +18,5 @@ if ((stopped)) && [[ "${SLUICE_KEEP_SERVICES:-0}" != 1 ]]; then trap 'bash scrip
 bash scripts/services.sh start
 
 log "building (release)"
-build_quietly -c release --product sluice
-"$(swift build -c release --show-bin-path)/sluice" demo --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" --es-url "$SLUICE_ES_URL" "$@"
+build_quietly "${RELEASE[@]}" --product sluice
+"$(swift build "${RELEASE[@]}" --show-bin-path)/sluice" demo --bootstrap "$SLUICE_KAFKA_BOOTSTRAP" --es-url "$SLUICE_ES_URL" "$@"

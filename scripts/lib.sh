@@ -26,6 +26,12 @@ wait_until() { # seconds description command...
   done
 }
 
+# A release build of the binaries. Cross-module optimization lets the engine's
+# generic nodes be specialized for the transforms' types (README, Performance).
+# It is a build flag, not a Package.swift setting: unsafe flags in the manifest
+# would stop other packages from depending on a tagged Sluice.
+RELEASE=(-c release -Xswiftc -cross-module-optimization)
+
 # swift build with its arguments; prints warnings, and the whole log on failure.
 build_quietly() {
   mkdir -p "$RUN_DIR"

@@ -258,17 +258,22 @@ final class WindowedAggregateNode<A: WindowAggregator> {
 
     private func add(_ update: A.Update, key: [UInt8], start: Int64) {
         let slot = Slot(start: start, key: key)
-        if open[slot] == nil {
-            open[slot] = Entry(aggregate: aggregator.initial(key: key, carried: carriedValue(for: key, before: start)))
-            if keysByStart[start] == nil {
-                let i = starts.firstIndex { $0 > start } ?? starts.endIndex
-                starts.insert(start, at: i)
-            }
-            keysByStart[start, default: []].append(key)
+        // One hash lookup per update (this runs for every metric of every record).
+        let index = open.index(forKey: slot) ?? openWindow(slot)
+        aggregator.add(update, to: &open.values[index].aggregate)
+        open.values[index].dirty = true
+        open.values[index].unemitted = true
+    }
+
+    private func openWindow(_ slot: Slot) -> [Slot: Entry].Index {
+        let (start, key) = (slot.start, slot.key)
+        if keysByStart[start] == nil {
+            let i = starts.firstIndex { $0 > start } ?? starts.endIndex
+            starts.insert(start, at: i)
         }
-        aggregator.add(update, to: &open[slot]!.aggregate)
-        open[slot]!.dirty = true
-        open[slot]!.unemitted = true
+        keysByStart[start, default: []].append(key)
+        open[slot] = Entry(aggregate: aggregator.initial(key: key, carried: carriedValue(for: key, before: start)))
+        return open.index(forKey: slot)!
     }
 
     /// What the key's latest earlier window passes on: that window's

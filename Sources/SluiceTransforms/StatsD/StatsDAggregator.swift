@@ -20,7 +20,11 @@ public struct StatsDAggregator<Input>: WindowAggregator {
 
     /// The aggregate key of a metric: its kind's byte, then its key.
     public static func key(kind: MetricKind, key: String) -> [UInt8] {
-        [kindByte(kind)] + Array(key.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(key.utf8.count + 1)
+        bytes.append(kindByte(kind))
+        bytes.append(contentsOf: key.utf8)
+        return bytes
     }
 
     /// The kind and metric key of an aggregate key.
