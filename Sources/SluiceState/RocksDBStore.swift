@@ -53,7 +53,13 @@ public final class RocksDBStore: ByteStore {
         rocksdb_options_set_max_open_files(options, 64)
         rocksdb_options_set_keep_log_file_num(options, 2)
         rocksdb_options_set_info_log_level(options, 2) // WARN: no LOG chatter per flush
-        rocksdb_options_set_compression(options, Int32(rocksdb_lz4_compression))
+        // Windows expire within their retention, so most data never gets
+        // past level 1: those levels stay uncompressed (compressing them cost
+        // flushes and compactions CPU that restores and commits wait for).
+        var compression = [Int32](repeating: Int32(rocksdb_lz4_compression), count: 7)
+        compression[0] = Int32(rocksdb_no_compression)
+        compression[1] = Int32(rocksdb_no_compression)
+        rocksdb_options_set_compression_per_level(options, &compression, compression.count)
         let tableOptions = rocksdb_block_based_options_create()!
         self.tableOptions = tableOptions
         rocksdb_block_based_options_set_block_cache(tableOptions, budget.cache)
