@@ -180,8 +180,10 @@ public enum TopologyLoader {
                         reader.report(record, "expected an expected record as a mapping of fields to values")
                         return nil
                     }
-                    let fields = zip(map.keys, map.values).compactMap { key, value in
-                        reader.checked(record, "bad field reference '\(key)'") { ExpectedField(path: try FieldPath(key), value: value) }
+                    let fields = map.entries.compactMap { field in
+                        reader.checked(record, "bad field reference '\(field.key)'") {
+                            ExpectedField(path: try FieldPath(field.key), value: field.value)
+                        }
                     }
                     return fields.count == map.count ? fields : nil
                 }

@@ -30,7 +30,7 @@ enum BulkResponse {
         var results: [BulkItemResult] = []
         results.reserveCapacity(count)
         for item in items {
-            guard case .object(let wrapper) = item, wrapper.count == 1, case .object(let fields) = wrapper.values[0],
+            guard case .object(let wrapper) = item, wrapper.count == 1, case .object(let fields) = wrapper.entries[0].value,
                   case .int(let status)? = fields["status"] else { return nil }
             let (type, reason) = error(fields["error"])
             results.append(BulkItemResult(status: status, errorType: type, reason: reason))

@@ -42,13 +42,13 @@ private struct Profile {
     var children: [(name: String, profile: Profile)] = []
 
     mutating func addFields(_ map: FieldMap) {
-        for (key, value) in zip(map.keys, map.values) {
-            if let i = children.firstIndex(where: { $0.name == key }) {
-                children[i].profile.add(value)
+        for field in map.entries {
+            if let i = children.firstIndex(where: { $0.name == field.key }) {
+                children[i].profile.add(field.value)
             } else {
                 var profile = Profile()
-                profile.add(value)
-                children.append((key, profile))
+                profile.add(field.value)
+                children.append((field.key, profile))
             }
         }
     }
@@ -114,7 +114,7 @@ private struct Profile {
                 out += "\(indent)  # \(yamlKey(name)): only null in the samples\n"
                 continue
             }
-            let body = zip(mapping.keys, mapping.values).map { "\($0): \($1.text)" }.joined(separator: ", ")
+            let body = mapping.entries.map { "\($0.key): \($0.value.text)" }.joined(separator: ", ")
             var notes = [child.type.note].compactMap { $0 }
             if child.objects > 0 { notes.append("also an object in \(child.objects) samples") }
             out += "\(key) { \(body) }" + (notes.isEmpty ? "" : "  # \(notes.joined(separator: "; "))") + "\n"

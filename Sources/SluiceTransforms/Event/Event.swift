@@ -28,7 +28,7 @@ public struct Event: Sendable, Equatable {
     public init(_ fields: FieldMap) {
         source = []
         keys = fields.keys
-        slots = fields.values.map(Slot.value)
+        slots = fields.entries.map { .value($0.value) }
     }
 
     /// Parses a JSON object (validated in full; nested values stay undecoded).
@@ -86,24 +86,43 @@ public struct Event: Sendable, Equatable {
     /// the way (`[a][b]` when `a` is a string), and nothing changes.
     @discardableResult
     public mutating func set(_ path: FieldPath, to newValue: FieldValue?) -> Bool {
+        guard let newValue else {
+            _ = modify(path, creating: false) { $0 = nil }
+            return true
+        }
+        return modify(path, creating: true) { $0 = newValue } != nil
+    }
+
+    /// Runs `body` on the field at `path` in place: `nil` when it is absent,
+    /// and setting `nil` removes it. With `creating`, missing objects on the
+    /// way are added (`body` is expected to set a value); without, a missing
+    /// one ends the walk. `nil`, without calling `body`, if the walk ends or
+    /// a value that is not an object is in the way.
+    mutating func modify<R>(_ path: FieldPath, creating: Bool, _ body: (inout FieldValue?) -> R) -> R? {
+        let head = path.head
         guard path.components.count > 1 else {
-            self[path.head] = newValue
-            return true
+            var value = self[head]
+            let result = body(&value)
+            self[head] = value
+            return result
         }
-        guard let i = index(of: path.head) else {
-            guard newValue != nil else { return true }
-            var top = FieldValue.object(FieldMap())
-            _ = top.set(path.components.dropFirst(), to: newValue)
-            keys.append(path.head)
-            slots.append(.value(top))
-            return true
+        let i: Int
+        var top: FieldValue
+        if let found = index(of: head) {
+            i = found
+            top = decode(slots[i])
+            // The slot lets go of the value while it changes, so that it changes in place.
+            slots[i] = .value(.null)
+        } else {
+            guard creating else { return nil }
+            i = keys.count
+            keys.append(head)
+            slots.append(.value(.null))
+            top = .object(FieldMap())
         }
-        var top = decode(slots[i])
-        // The slot lets go of the value while it changes, so that it changes in place.
-        slots[i] = .value(.null)
-        let done = top.set(path.components.dropFirst(), to: newValue)
+        let result = top.modify(path.components.dropFirst(), creating: creating, body)
         slots[i] = .value(top)
-        return done || newValue == nil
+        return result
     }
 
     /// Whether a top-level field is present.
@@ -152,17 +171,14 @@ public struct Event: Sendable, Equatable {
 }
 
 extension FieldValue {
-    /// Sets the value at `path` below this one; `false` if a non-object is in the way.
-    mutating func set(_ path: ArraySlice<String>, to newValue: FieldValue?) -> Bool {
-        guard let key = path.first, case .object(var map) = self else { return false }
+    /// ``Event/modify(_:creating:_:)`` below this value.
+    mutating func modify<R>(_ path: ArraySlice<String>, creating: Bool, _ body: (inout FieldValue?) -> R) -> R? {
+        guard let key = path.first, case .object(var map) = self else { return nil }
         // Letting go of the map while it changes keeps it uniquely referenced: no copy.
         self = .null
         defer { self = .object(map) }
-        if path.count == 1 {
-            map[key] = newValue
-            return true
-        }
-        if newValue == nil && map[key] == nil { return true }
-        return map.update(key, initial: .object(FieldMap())) { $0.set(path.dropFirst(), to: newValue) }
+        if path.count == 1 { return map.modify(key, body) }
+        guard creating || map[key] != nil else { return nil }
+        return map.update(key, initial: .object(FieldMap())) { $0.modify(path.dropFirst(), creating: creating, body) }
     }
 }

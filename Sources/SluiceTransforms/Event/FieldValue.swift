@@ -59,31 +59,44 @@ public enum FieldValue: Sendable, Equatable {
 /// An object's fields in insertion order. Lookups scan linearly: log events
 /// have a few dozen fields, where a scan beats hashing.
 public struct FieldMap: Sendable, Equatable {
-    /// The keys in order.
-    public private(set) var keys: [String] = []
-    /// The values, parallel to ``keys``.
-    public private(set) var values: [FieldValue] = []
+    /// One field. Keys and values live in one array: an object is one
+    /// allocation, and events build a dozen nested objects per record.
+    public struct Entry: Sendable, Equatable {
+        /// The field's name.
+        public var key: String
+        /// Its value.
+        public var value: FieldValue
+    }
+
+    /// The fields in order.
+    public private(set) var entries: [Entry] = []
 
     /// An empty map.
     public init() {}
 
     /// A map of `pairs` in order (a repeated key keeps its last value).
     public init(_ pairs: [(String, FieldValue)]) {
+        entries.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
     /// The number of fields.
-    public var count: Int { keys.count }
+    public var count: Int { entries.count }
+
+    /// The keys in order.
+    public var keys: [String] { entries.map(\.key) }
+
+    /// The values, parallel to ``keys``.
+    public var values: [FieldValue] { entries.map(\.value) }
 
     /// A field's value; assigning `nil` removes it.
     public subscript(key: String) -> FieldValue? {
-        get { keys.firstIndex(of: key).map { values[$0] } }
+        get { index(of: key).map { entries[$0].value } }
         set {
-            if let i = keys.firstIndex(of: key) {
-                if let newValue { values[i] = newValue } else { keys.remove(at: i); values.remove(at: i) }
+            if let i = index(of: key) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
             } else if let newValue {
-                keys.append(key)
-                values.append(newValue)
+                entries.append(Entry(key: key, value: newValue))
             }
         }
     }
@@ -91,11 +104,29 @@ public struct FieldMap: Sendable, Equatable {
     /// Runs `body` on the value of `key` in place (added as `initial` when
     /// missing), so that a nested change does not copy the map.
     mutating func update<R>(_ key: String, initial: FieldValue, _ body: (inout FieldValue) -> R) -> R {
-        if let i = keys.firstIndex(of: key) { return body(&values[i]) }
-        keys.append(key)
-        values.append(initial)
-        return body(&values[values.count - 1])
+        if let i = index(of: key) { return body(&entries[i].value) }
+        entries.append(Entry(key: key, value: initial))
+        return body(&entries[entries.count - 1].value)
     }
+
+    /// Runs `body` on the value of `key` in place (`nil` when absent;
+    /// setting `nil` removes it).
+    mutating func modify<R>(_ key: String, _ body: (inout FieldValue?) -> R) -> R {
+        guard let i = index(of: key) else {
+            var value: FieldValue?
+            let result = body(&value)
+            if let value { entries.append(Entry(key: key, value: value)) }
+            return result
+        }
+        var value: FieldValue? = entries[i].value
+        // The entry lets go of the value while it changes, so that it changes in place.
+        entries[i].value = .null
+        let result = body(&value)
+        if let value { entries[i].value = value } else { entries.remove(at: i) }
+        return result
+    }
+
+    private func index(of key: String) -> Int? { entries.firstIndex { $0.key == key } }
 }
 
 extension FieldValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,

@@ -236,14 +236,17 @@ extension Grok.CaptureType {
 extension Event {
     /// Writes a grok capture under Logstash's rules (see ``GrokOptions``).
     mutating func put(_ capture: Grok.Capture, _ value: FieldValue) -> Bool {
-        let path = capture.field
-        switch self[path] {
-        case nil: return set(path, to: value)
-        case _ where capture.overwrite: return set(path, to: value)
-        case .array(var values)?:
-            values.append(value)
-            return set(path, to: .array(values))
-        case let existing?: return set(path, to: .array([existing, value]))
-        }
+        modify(capture.field, creating: true) { (slot: inout FieldValue?) -> Void in
+            switch slot {
+            case nil: slot = value
+            case _ where capture.overwrite: slot = value
+            case .array(var values)?:
+                // Emptied first, so that the array appends in place.
+                slot = nil
+                values.append(value)
+                slot = .array(values)
+            case let existing?: slot = .array([existing, value])
+            }
+        } != nil
     }
 }

@@ -30,11 +30,11 @@ public struct JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let map):
             out.append(UInt8(ascii: "{"))
-            for i in 0..<map.count {
+            for (i, entry) in map.entries.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                write(string: map.keys[i])
+                write(string: entry.key)
                 out.append(UInt8(ascii: ":"))
-                write(map.values[i])
+                write(entry.value)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -29,8 +29,8 @@ extension StatsDSample {
         }
         var tags: [Rollup.Tag] = []
         if case .object(let map)? = event["tags"] {
-            for (key, value) in zip(map.keys, map.values) {
-                tags.append(Rollup.Tag(key, value == .bool(true) ? nil : value.text))
+            for field in map.entries {
+                tags.append(Rollup.Tag(field.key, field.value == .bool(true) ? nil : field.value.text))
             }
         }
         let key = MetricKey.make(name: name, tags: tags)

@@ -140,7 +140,7 @@ extension Transform {
             if let target {
                 record.value[target] = parsed
             } else if case .object(let map) = parsed {
-                for (k, v) in zip(map.keys, map.values) { record.value[k] = v }
+                for field in map.entries { record.value[field.key] = field.value }
             } else {
                 return .failed("\(source) holds JSON that is not an object and no target is set")
             }
