@@ -30,9 +30,13 @@ struct UpstreamPosition: Equatable {
     /// The upstream partition as bytes: partition (4, big-endian), topic (UTF-8).
     var sourceBytes: [UInt8] {
         var bytes: [UInt8] = []
+        appendSource(to: &bytes)
+        return bytes
+    }
+
+    private func appendSource(to bytes: inout [UInt8]) {
         withUnsafeBytes(of: source.partition.bigEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: source.topic.utf8)
-        return bytes
     }
 
     /// offset, index (each 8 bytes, big-endian), then ``sourceBytes``: the
@@ -42,7 +46,9 @@ struct UpstreamPosition: Equatable {
         bytes.reserveCapacity(20 + source.topic.utf8.count)
         bytes.appendBigEndian(offset)
         bytes.appendBigEndian(index)
-        return bytes + sourceBytes
+        // Appended in place: this runs for every repartitioned record.
+        appendSource(to: &bytes)
+        return bytes
     }
 
     init(source: TopicPartition, offset: Int64, index: Int64) {

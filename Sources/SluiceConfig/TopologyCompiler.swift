@@ -181,18 +181,16 @@ extension TopologySpec {
     private func windowed(_ events: Stream<Routed>, _ aggregate: AggregateSpec,
                           repartition: Bool) -> Stream<WindowedResult<MetricAggregate>> {
         let limit = aggregate.timers.exactLimit
+        let samples: @Sendable (Record<Routed>) throws -> [StatsDSample] = { record in
+            guard let event = record.value.event else { return [] }
+            return try aggregate.samples(of: event)
+        }
         guard repartition else {
             return events.windowedAggregate(named: aggregate.name, store: aggregate.name, options: aggregate.options,
-                                            StatsDAggregator<Routed>(exactLimit: limit) { record in
-                                                guard let event = record.value.event else { return [] }
-                                                return try aggregate.samples(of: event)
-                                            })
+                                            StatsDAggregator<Routed>(exactLimit: limit, samples: samples))
         }
         return events
-            .flatMap(named: aggregate.name) { (record: Record<Routed>) -> [Record<StatsDSample>] in
-                guard let event = record.value.event else { return [] }
-                return try aggregate.samples(of: event).map { record.withValue($0) }
-            }
+            .flatMap(named: aggregate.name) { record in try samples(record).map { record.withValue($0) } }
             .repartition(through: repartitionTopic(of: aggregate), named: "\(aggregate.name)-by-metric",
                          key: { StatsDAggregator<StatsDSample>.key(kind: $0.value.kind, key: $0.value.key) },
                          serialize: { $0.encoded })
