@@ -15,9 +15,11 @@ public protocol ChangelogClient: AnyObject {
     /// Reads exactly these partitions from now on, each from its offset
     /// (an empty list stops reading).
     func read(_ positions: [TopicPartitionOffset]) throws
-    /// Up to `maxMessages` records of the partitions being read, in offset
-    /// order per partition, waiting at most `timeout` for the first.
-    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws
+    /// Lends `body` up to `maxMessages` records of the partitions being
+    /// read, in offset order per partition, waiting at most `timeout` for
+    /// the first; returns how many it lent. A restore copies only what it keeps.
+    @discardableResult
+    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int
 }
 
 /// Changelogs on a Kafka cluster: an admin client and an assign-only
@@ -45,8 +47,8 @@ final class KafkaChangelogs: ChangelogClient {
 
     func read(_ positions: [TopicPartitionOffset]) throws { try consumer.assign(positions) }
 
-    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws {
-        try consumer.poll(maxMessages: maxMessages, timeout: timeout, into: &messages)
+    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int {
+        try consumer.poll(maxMessages: maxMessages, timeout: timeout, body)
     }
 }
 
@@ -61,12 +63,14 @@ public enum ChangelogHeader {
         KafkaHeader(position, Array(String(offset).utf8))
     }
 
-    /// The position in `headers`; read digit by digit, as a restore
+    /// The position `record` carries; read digit by digit, as a restore
     /// decodes one per changelog record.
-    static func decode(_ headers: [KafkaHeader]) -> Int64? {
-        guard let digits = headers.first(where: { $0.key == position })?.value, !digits.isEmpty, digits.count <= 18 else {
-            return nil
-        }
+    static func decode(_ record: KafkaRecordView) -> Int64? {
+        record.withLastHeader(position) { $0.flatMap(decode) }
+    }
+
+    private static func decode(_ digits: UnsafeRawBufferPointer) -> Int64? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
         var value: Int64 = 0
         for d in digits {
             guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }

@@ -64,7 +64,7 @@ final class StandbyStore {
     /// Applies a changelog record at or past ``next``; returns `false`
     /// (and takes nothing more) once the copy is held.
     @discardableResult
-    func apply(_ m: KafkaMessage) -> Bool {
+    func apply(_ m: KafkaRecordView) -> Bool {
         guard heldAt == nil else { return false }
         readSinceSettle = true
         if let (key, position) = place.change(in: m), position > floor {

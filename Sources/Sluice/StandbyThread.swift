@@ -45,7 +45,6 @@ final class StandbyThread: @unchecked Sendable {
     private var standbys: [TopicPartition: [StandbyStore]] = [:] {
         didSet { standbyGauge.set(standbys.count) }
     }
-    private var messages: [KafkaMessage] = []
     private var nextBeat: Int64 = 0, nextRefresh: Int64 = 0
     /// Whether the changelog positions changed since they were last given to the reader.
     private var moved = true
@@ -120,9 +119,8 @@ final class StandbyThread: @unchecked Sendable {
             try changelogs.read(positions)
             moved = false
         }
-        try changelogs.poll(maxMessages: StateRestorer.batchSize, timeout: .milliseconds(50), into: &messages)
+        try applyChangelogs()
         producer.poll(timeout: .zero)
-        try apply(messages)
     }
 
     /// Writes this process's tasks to the membership topic.
@@ -202,15 +200,16 @@ final class StandbyThread: @unchecked Sendable {
             + from.map { TopicPartitionOffset($0.key, $0.value) }.sorted { $0.topicPartition < $1.topicPartition }
     }
 
-    private func apply(_ messages: [KafkaMessage]) throws {
-        guard !messages.isEmpty else { return }
+    /// Reads a batch of changelog and membership records: the copies apply
+    /// what they wait for, then write it with the position reached.
+    private func applyChangelogs() throws {
         var byPartition: [TopicPartition: [StandbyStore]] = [:]
         for s in standbys.values.joined() { byPartition[s.place.partition, default: []].append(s) }
         var applied = 0
-        for m in messages {
+        let read = try changelogs.poll(maxMessages: StateRestorer.batchSize, timeout: .milliseconds(50)) { m in
             if m.topic == membership.topic {
                 learn(m)
-                continue
+                return
             }
             for s in byPartition[TopicPartition(m.topic, m.partition)] ?? [] where m.offset >= s.next && !s.isHeld {
                 let before = s.applied
@@ -219,18 +218,19 @@ final class StandbyThread: @unchecked Sendable {
                 applied += s.applied - before
             }
         }
+        guard read > 0 else { return }
         appliedCounter.add(applied)
         for s in standbys.values.joined() { try s.write() }
     }
 
     /// Takes a membership record: a process's tasks, or its departure.
-    private func learn(_ m: KafkaMessage) {
+    private func learn(_ m: KafkaRecordView) {
         membershipNext = m.offset + 1
         guard let key = m.key else { return }
         let process = String(decoding: key, as: UTF8.self)
         guard process != processID else { return }
         if let value = m.value {
-            members[process] = (m.timestamp, Membership.decode(value))
+            members[process] = (m.timestamp, Membership.decode(Array(value)))
         } else {
             members[process] = nil
         }

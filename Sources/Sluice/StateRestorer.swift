@@ -64,7 +64,7 @@ final class StateRestorer {
         }
 
         /// Applies one changelog record if it belongs to this task and reflects committed input.
-        func apply(_ m: KafkaMessage) {
+        func apply(_ m: KafkaRecordView) {
             read += 1
             next = m.offset + 1
             guard let (key, position) = place.change(in: m), position > (local?.inputOffset ?? .min), position <= committed else {
@@ -89,7 +89,6 @@ final class StateRestorer {
     private var active: [TopicPartition: StoreRestore] = [:]
     /// Restores whose changelog partition another restore is reading, oldest first.
     private var waiting: [StoreRestore] = []
-    private var messages: [KafkaMessage] = []
 
     init(changelogs: ChangelogClient, clock: WallClock, logger: Logger, stats: ThreadStats, quiet: Int64 = 500) {
         self.changelogs = changelogs
@@ -138,19 +137,18 @@ final class StateRestorer {
     func step(timeout: Duration) throws -> [Restored] {
         guard isBusy else { return [] }
         try activate()
-        try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout, into: &messages)
         let now = clock.now()
-        if !messages.isEmpty { stats.restored.add(messages.count) }
         var restore: StoreRestore?
-        // Batches come partition by partition: look the restore up only when the partition changes.
-        for m in messages {
+        let read = try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout) { m in
+            // Batches come partition by partition: look the restore up only when the partition changes.
             if restore?.place.partition.partition != m.partition || restore?.place.partition.topic != m.topic {
                 restore = active[TopicPartition(m.topic, m.partition)]
             }
-            guard let restore, m.offset >= restore.next else { continue }
+            guard let restore, m.offset >= restore.next else { return }
             restore.apply(m)
             restore.lastRecord = now
         }
+        if read > 0 { stats.restored.add(read) }
         var done: [Restored] = []
         var finished = false
         for (tp, restore) in active {
@@ -230,7 +228,8 @@ final class StateRestorer {
         logger.info("state store restored", metadata: [
             "store": "\(restore.store.name)", "task": "\(restore.task)",
             "changelog": "\(restore.place.partition)@\(restore.local?.changelogOffset ?? 0)", "read": "\(restore.read)",
-            "applied": "\(restore.applied)", "committed": "\(restore.committed)", "ms": "\(now - restore.started)"])
+            "applied": "\(restore.applied)", "committed": "\(restore.committed)", "ms": "\(now - restore.started)",
+            "local_input": "\(restore.local?.inputOffset ?? -1)", "input": "\(restore.store.bytes.position?.inputOffset ?? -1)"])
     }
 }
 

@@ -44,6 +44,11 @@ public final class TaskStore {
     func seal(_ seal: Int, inputOffset: Int64, collector: RecordCollector, changelogStart: Int64?,
               timestamp: Int64) throws -> Bool {
         let last = sealed.last?.batch.position ?? bytes.position
+        // A task resumed below its state's position (the state was written,
+        // the offset commit after it was lost) reads records the state holds,
+        // and its aggregates pass over them: the position stays with the
+        // state, or those records would count again.
+        let inputOffset = max(inputOffset, last?.inputOffset ?? .min)
         guard !pending.changes.isEmpty || last?.inputOffset != inputOffset else { return false }
         if let changelog { try log(pending, inputOffset: inputOffset, to: changelog, collector: collector, timestamp: timestamp) }
         pending.position = StorePosition(inputOffset: inputOffset,
@@ -111,8 +116,8 @@ struct ChangelogPlace: Hashable {
     /// The store key of a changelog record of this place and the input
     /// position its header carries; `nil` for another task's record (or one
     /// without a position).
-    func change(in m: KafkaMessage) -> (key: [UInt8], position: Int64)? {
-        guard let key = m.key, key.starts(with: keyPrefix), let position = ChangelogHeader.decode(m.headers) else { return nil }
-        return (Array(key[keyPrefix.count...]), position)
+    func change(in m: KafkaRecordView) -> (key: UnsafeRawBufferPointer, position: Int64)? {
+        guard let key = m.key, key.starts(with: keyPrefix), let position = ChangelogHeader.decode(m) else { return nil }
+        return (UnsafeRawBufferPointer(rebasing: key[keyPrefix.count...]), position)
     }
 }

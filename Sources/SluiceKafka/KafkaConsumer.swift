@@ -98,17 +98,27 @@ public final class KafkaConsumer {
     /// run inside this call.
     public func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws(KafkaError) {
         messages.removeAll(keepingCapacity: true)
+        try poll(maxMessages: maxMessages, timeout: timeout) { messages.append(KafkaMessage($0)) }
+    }
+
+    /// Reads up to `maxMessages` records, waiting up to `timeout` for the
+    /// first, and lends each to `body` in order without copying it; returns
+    /// how many it lent. Rebalance callbacks run inside this call.
+    @discardableResult
+    public func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws(KafkaError) -> Int {
         let n = batch.withUnsafeMutableBufferPointer { buf in
             rd_kafka_consume_batch_queue(queue, timeout.milliseconds, buf.baseAddress, min(maxMessages, buf.count))
         }
         guard n >= 0 else { throw KafkaError(rd_kafka_last_error(), "consume") }
         var firstError: KafkaError?
+        var lent = 0
         for i in 0..<n {
             let m = batch[i]!
             defer { rd_kafka_message_destroy(m) }
             let err = m.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                messages.append(KafkaMessage(m, topic: topicName(m.pointee.rkt)))
+                body(KafkaRecordView(m, topic: topicName(m.pointee.rkt)))
+                lent += 1
             } else if err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 let reason = m.pointee.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
                 logger.warning("consume error", metadata: ["error": "\(KafkaError(err, reason))"])
@@ -118,6 +128,7 @@ public final class KafkaConsumer {
             }
         }
         if let firstError { throw firstError }
+        return lent
     }
 
     /// Commits explicit positions (offset = next record to read). A

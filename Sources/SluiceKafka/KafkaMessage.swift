@@ -48,30 +48,112 @@ public struct KafkaMessage: Sendable {
         self.headers = headers
     }
 
-    /// Copies a librdkafka message; `topic` is the caller's cached name of its topic.
-    init(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
-        let msg = m.pointee
-        self.init(
-            topic: topic, partition: msg.partition, offset: msg.offset,
-            key: msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) },
-            value: msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) },
-            timestamp: rd_kafka_message_timestamp(m, nil),
-            headers: Self.headers(of: m))
+    /// Copies a lent record whole.
+    public init(_ view: KafkaRecordView) {
+        self.init(topic: view.topic, partition: view.partition, offset: view.offset, key: view.key.map(Array.init),
+                  value: view.value.map(Array.init), timestamp: view.timestamp, headers: view.headers)
     }
 
-    private static func headers(of m: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
-        var hdrs: OpaquePointer?
-        guard rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
-        var out: [KafkaHeader] = []
-        var name: UnsafePointer<CChar>?
-        var value: UnsafeRawPointer?
-        var size = 0
-        var i = 0
-        while rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-            out.append(KafkaHeader(String(cString: name!), value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-            i += 1
+    /// Lends this record as a view, for code that reads records the way a
+    /// consumer lends them (a restore reading a changelog, say).
+    public func withView<R>(_ body: (KafkaRecordView) throws -> R) rethrows -> R {
+        try withBytes(of: key) { key in
+            try withBytes(of: value) { value in
+                try headers.withUnsafeBufferPointer { headers in
+                    try body(KafkaRecordView(topic: topic, partition: partition, offset: offset, key: key, value: value,
+                                             timestamp: timestamp, headers: .copied(headers)))
+                }
+            }
         }
-        return out
+    }
+}
+
+private func withBytes<R>(of bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+    guard let bytes else { return try body(nil) }
+    return try bytes.withUnsafeBytes { try body($0) }
+}
+
+/// A record lent for the length of one call: its key, value and headers
+/// point into the consumer's buffers, so reading it copies nothing. It
+/// must not be kept past the call that lends it; ``KafkaMessage/init(_:)``
+/// copies one that must.
+public struct KafkaRecordView {
+    /// Where the record was read.
+    public let topic: String
+    /// Its partition.
+    public let partition: Int32
+    /// Its offset in the partition.
+    public let offset: Int64
+    /// Its key, `nil` if null.
+    public let key: UnsafeRawBufferPointer?
+    /// Its value, `nil` for a tombstone.
+    public let value: UnsafeRawBufferPointer?
+    /// Its timestamp in milliseconds since the epoch.
+    public let timestamp: Int64
+    fileprivate let headerSource: HeaderSource
+
+    fileprivate enum HeaderSource {
+        case native(UnsafeMutablePointer<rd_kafka_message_t>)
+        case copied(UnsafeBufferPointer<KafkaHeader>)
+    }
+
+    fileprivate init(topic: String, partition: Int32, offset: Int64, key: UnsafeRawBufferPointer?,
+                     value: UnsafeRawBufferPointer?, timestamp: Int64, headers: HeaderSource) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.timestamp = timestamp
+        headerSource = headers
+    }
+
+    /// Lends a librdkafka message; `topic` is the caller's cached name of its topic.
+    init(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
+        let msg = m.pointee
+        self.init(topic: topic, partition: msg.partition, offset: msg.offset,
+                  key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
+                  value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) },
+                  timestamp: rd_kafka_message_timestamp(m, nil), headers: .native(m))
+    }
+
+    /// Calls `body` with the value of the last header called `name`
+    /// (`nil` if there is none, or it is null), readable during the call.
+    public func withLastHeader<R>(_ name: String, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        switch headerSource {
+        case .native(let m):
+            var hdrs: OpaquePointer?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs,
+                  rd_kafka_header_get_last(hdrs, name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let value else {
+                return try body(nil)
+            }
+            return try body(UnsafeRawBufferPointer(start: value, count: size))
+        case .copied(let headers):
+            return try withBytes(of: headers.last(where: { $0.key == name })?.value, body)
+        }
+    }
+
+    /// Its headers in order, copied.
+    public var headers: [KafkaHeader] {
+        switch headerSource {
+        case .native(let m):
+            var hdrs: OpaquePointer?
+            guard rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
+            var out: [KafkaHeader] = []
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            var i = 0
+            while rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                out.append(KafkaHeader(String(cString: name!), value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                i += 1
+            }
+            return out
+        case .copied(let headers):
+            return Array(headers)
+        }
     }
 }
 

@@ -62,8 +62,12 @@ public struct StoreBatch: Sendable {
 
     /// Sets `key` to `value`.
     public mutating func put(_ key: [UInt8], _ value: [UInt8]) { changes.append(.put(key, value)) }
+    /// Sets `key` to `value`, copying both from buffers.
+    public mutating func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) { put(Array(key), Array(value)) }
     /// Removes `key`.
     public mutating func delete(_ key: [UInt8]) { changes.append(.delete(key)) }
+    /// Removes `key`, copying it from a buffer.
+    public mutating func delete(_ key: UnsafeRawBufferPointer) { delete(Array(key)) }
     /// Removes the keys in `[start, end)`.
     public mutating func deleteRange(from start: [UInt8], to end: [UInt8]) { changes.append(.deleteRange(start, end)) }
     /// Whether there is nothing to write.

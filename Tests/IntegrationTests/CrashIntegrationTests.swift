@@ -37,6 +37,39 @@ struct CrashIntegrationTests {
 
         func placement() -> Placement { Placement(generator: generator, count: count, prefix: prefix, dlq: dlq) }
 
+        /// The group's committed input position per partition (-1 where none).
+        func committedOffsets() throws -> [Int64] {
+            var config = kafka
+            config["group.id"] = name
+            let consumer = try KafkaConsumer(config: config, logger: Services.logger)
+            defer { consumer.close() }
+            let partitions = (0..<6).map { TopicPartition(input, Int32($0)) }
+            return try consumer.committed(partitions, timeout: .seconds(30)).map { max($0.offset, -1) }
+        }
+
+        /// Where the missing records came from (input partition and offset
+        /// ranges, against the position committed when the first instance
+        /// was killed), and whether a `read_uncommitted` reader sees them:
+        /// a record it sees is hidden behind a transaction the broker never
+        /// ended, one it does not see was never written.
+        func explainMissing(_ placement: Placement, committedAtKill: [Int64], isolation: String) throws -> String {
+            let missing = Set(placement.missing)
+            var visible = Set<String>()
+            if isolation != "read_uncommitted" {
+                try TopicReader(config: kafka, logger: Services.logger).read(placement.topics, isolation: "read_uncommitted") {
+                    let key = String(decoding: $0.key ?? [], as: UTF8.self)
+                    if missing.contains(key) { visible.insert(key) }
+                }
+            }
+            let indices = missing.compactMap { Int($0.dropFirst()) }.sorted()
+            let lines = Dictionary(grouping: indices) { $0 % 6 }.sorted { $0.key < $1.key }.map { partition, ids in
+                "  input partition \(partition): \(ids.count) missing, offsets \(ids.first! / 6)...\(ids.last! / 6);"
+                    + " committed when killed: \(committedAtKill[partition])"
+            }
+            return (["missing \(missing.count): \(visible.count) visible to read_uncommitted, \(missing.count - visible.count) absent"]
+                    + lines).joined(separator: "\n")
+        }
+
         /// Blocks until `fraction` of the input is visible in the outputs.
         func waitForProgress(_ fraction: Double, isolation: String = "read_uncommitted") throws {
             var distinct = Set<[UInt8]>()
@@ -58,13 +91,17 @@ struct CrashIntegrationTests {
         try run.waitForProgress(0.3)
         first.signal(SIGKILL)
         #expect(first.wait() == SIGKILL)
+        let committedAtKill = try run.committedOffsets()
         let second = try TopologyProcess(run.arguments(stateDir: stateDir, guarantee: guarantee), logPath: stateDir + "/second.log")
         defer { second.signal(SIGKILL) }
         var placement = run.placement()
         try placement.collect(timeout: .seconds(180), kafka: run.kafka, isolation: isolation)
         second.signal(SIGTERM)
         #expect(second.wait() == 0, "a signalled instance drains and exits 0")
-        if !placement.missing.isEmpty { print(second.log.suffix(3000)) }
+        if !placement.missing.isEmpty {
+            print(try run.explainMissing(placement, committedAtKill: committedAtKill, isolation: isolation))
+            print(second.log.suffix(3000))
+        }
         return placement
     }
 

@@ -222,16 +222,18 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
         reading = Dictionary(uniqueKeysWithValues: positions.map { ($0.topicPartition, $0.offset) })
     }
 
-    func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws {
+    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int {
         polls += 1
-        messages.removeAll()
+        var lent = 0
         for tp in reading.keys.sorted() {
             let log = logs[tp] ?? []
-            while messages.count < min(maxMessages, pollLimit), let next = reading[tp], next < log.count {
-                messages.append(log[Int(next)])
+            while lent < min(maxMessages, pollLimit), let next = reading[tp], next < log.count {
+                log[Int(next)].withView(body)
+                lent += 1
                 reading[tp] = next + 1
             }
         }
+        return lent
     }
 
     /// Appends a record at the partition's end and returns its offset.

@@ -166,3 +166,9 @@ struct StandbyTests {
         #expect(!registry.beginStandby(task))
     }
 }
+
+extension StandbyStore {
+    /// Applies a changelog record the tests made, lent as a consumer lends one.
+    @discardableResult
+    func apply(_ m: KafkaMessage) -> Bool { m.withView { apply($0) } }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SluiceKafka
 import SluiceState
@@ -25,7 +26,8 @@ struct CountAggregator: WindowAggregator {
     }
 
     /// A thread counting records per value in 10 s windows of store "counts", from topic "in".
-    static func thread(_ guarantee: ProcessingGuarantee, factory: FakeFactory, clock: ManualClock) throws -> StreamThread {
+    static func thread(_ guarantee: ProcessingGuarantee, factory: FakeFactory, clock: ManualClock,
+                       state: StateLocation = .memory, maxPollRecords: Int = 1000) throws -> StreamThread {
         let b = TopologyBuilder()
         b.stream(["in"])
             .windowedAggregate(store: "counts", options: WindowedAggregateOptions(windows: try .tumbling(.seconds(10))),
@@ -35,8 +37,9 @@ struct CountAggregator: WindowAggregator {
         config.guarantee = guarantee
         config.commitInterval = .milliseconds(100)
         config.operationTimeout = .milliseconds(10)
+        config.maxPollRecords = maxPollRecords
         let thread = StreamThread(index: 0, topology: try b.build(), config: config, processID: "p1", factory: factory,
-                                  clock: clock, logger: Logger(label: "test"))
+                                  clock: clock, logger: Logger(label: "test"), state: state)
         // The fake changelogs report their true end: nothing can follow it.
         thread.restoreQuiet = 0
         return thread
@@ -126,6 +129,50 @@ struct CountAggregator: WindowAggregator {
         try t.step()
         let sent = factory.producer.events.filter { $0.hasPrefix("send out") }
         #expect(sent == ["send out a=2", "send out a=2"], "the window is restored open and its result sent again")
+    }
+}
+
+/// A task that resumes below its local state's position: the state was
+/// written, but the offset commit after it never reached the group (the
+/// process died between the two). The records in between are in the state
+/// already, and must count once.
+@Suite struct StateAheadOfCommittedOffsetTests {
+    let factory = FakeFactory()
+    let clock = ManualClock(0)
+    let input = TopicPartition("in", 0)
+
+    @Test(arguments: ProcessingGuarantee.allCases)
+    func aTaskResumedBelowItsStatesPositionCountsEachRecordOnceAndNeverMovesThatPositionBack(_ guarantee: ProcessingGuarantee) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for _ in 0..<3 { factory.consumer.append("in", 0, "a") }
+        // One record a poll, so that commit points fall between the records read again.
+        let t = try StateCommitTests.thread(guarantee, factory: factory, clock: clock,
+                                            state: .directory(directory, StateBudget()), maxPollRecords: 1)
+        try t.start()
+        for _ in 0..<6 {
+            clock.advance(by: 100)
+            try t.step()
+        }
+        let first = try #require(t.tasks[input])
+        #expect(try first.store(named: "counts").committedInputOffset == 3)
+        #expect(factory.consumer.committedOffsets[input] == 3)
+
+        t.partitionsLost([input])
+        factory.consumer.committedOffsets[input] = 1
+        try factory.consumer.subscribe(["in"])
+        for _ in 0..<8 {
+            clock.advance(by: 100)
+            try t.step()
+            guard let task = t.tasks[input] else { continue }
+            #expect(try task.store(named: "counts").committedInputOffset == 3,
+                    "a commit point below the state's position leaves that position where it is")
+        }
+        #expect(t.tasks[input]?.nextOffset == 3, "the task read records 1 and 2 again")
+        factory.consumer.append("in", 0, "x", timestamp: 20_000)
+        for _ in 0..<2 { try t.step() }
+        let sent = factory.producer.events.filter { $0.hasPrefix("send out a=") }
+        #expect(sent == ["send out a=3"], "the window counts each of its three records once")
     }
 }
 
