@@ -96,10 +96,10 @@ final class StandbyStore {
     /// Writes what was applied, and the position reached, since the last write.
     func write() throws {
         let position = completed.map { StorePosition(inputOffset: $0, changelogOffset: next) }
-        guard !batch.changes.isEmpty || position != written else { return }
+        guard batch.count > 0 || position != written else { return }
         batch.position = position
         try store.bytes.write(batch)
-        batch = StoreBatch()
+        batch.removeAll()
         written = position
     }
 }

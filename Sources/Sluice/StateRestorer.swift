@@ -161,7 +161,7 @@ final class StateRestorer {
                     tasks[restore.task] = nil
                     done.append(Restored(task: restore.task, stores: task.stores, committed: task.committed))
                 }
-            } else if restore.batch.changes.count >= Self.batchSize {
+            } else if restore.batch.count >= Self.batchSize {
                 try write(restore)
             }
         }
@@ -209,7 +209,7 @@ final class StateRestorer {
     /// position, and applying a change twice is harmless.
     private func write(_ restore: StoreRestore) throws {
         try restore.store.bytes.write(restore.batch)
-        restore.batch = .replayed
+        restore.batch.removeAll()
         if restore.read - restore.logged >= 100_000 {
             restore.logged = restore.read
             logger.info("restoring state store", metadata: [

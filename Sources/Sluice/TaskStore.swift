@@ -49,7 +49,7 @@ public final class TaskStore {
         // and its aggregates pass over them: the position stays with the
         // state, or those records would count again.
         let inputOffset = max(inputOffset, last?.inputOffset ?? .min)
-        guard !pending.changes.isEmpty || last?.inputOffset != inputOffset else { return false }
+        guard pending.count > 0 || last?.inputOffset != inputOffset else { return false }
         if let changelog { try log(pending, inputOffset: inputOffset, to: changelog, collector: collector, timestamp: timestamp) }
         pending.position = StorePosition(inputOffset: inputOffset,
                                          changelogOffset: max(changelogStart ?? 0, last?.changelogOffset ?? 0))
@@ -61,16 +61,17 @@ public final class TaskStore {
     private func log(_ batch: StoreBatch, inputOffset: Int64, to changelog: ChangelogPlace, collector: RecordCollector,
                      timestamp: Int64) throws {
         let header = [ChangelogHeader.encode(inputOffset)]
-        for change in batch.changes {
-            let (key, value): ([UInt8], [UInt8]?)
+        try batch.forEach { change in
+            let (key, value): (UnsafeRawBufferPointer, UnsafeRawBufferPointer?)
             switch change {
             case .put(let k, let v): (key, value) = (k, v)
             case .delete(let k): (key, value) = (k, nil)
             // Range deletions expire old windows; the changelog's own retention expires them there.
-            case .deleteRange: continue
+            case .deleteRange: return
             }
             try collector.sendChangelog(topic: changelog.partition.topic, partition: changelog.partition.partition,
-                                        key: changelog.keyPrefix + key, value: value, headers: header, timestamp: timestamp)
+                                        key: changelog.keyPrefix + key, value: value.map(Array.init), headers: header,
+                                        timestamp: timestamp)
         }
     }
 

@@ -116,14 +116,14 @@ public final class RocksDBStore: ByteStore {
         if holdsUnlogged, !unlogged { try flush() }
         let b = rocksdb_writebatch_create()
         defer { rocksdb_writebatch_destroy(b) }
-        for change in batch.changes {
+        batch.forEach { change in
             switch change {
             case .put(let key, let value):
-                key.withCChars { k, kn in value.withCChars { v, vn in rocksdb_writebatch_put_cf(b, data, k, kn, v, vn) } }
+                rocksdb_writebatch_put_cf(b, data, key.cChars, key.count, value.cChars, value.count)
             case .delete(let key):
-                key.withCChars { k, kn in rocksdb_writebatch_delete_cf(b, data, k, kn) }
+                rocksdb_writebatch_delete_cf(b, data, key.cChars, key.count)
             case .deleteRange(let start, let end):
-                start.withCChars { s, sn in end.withCChars { e, en in rocksdb_writebatch_delete_range_cf(b, data, s, sn, e, en) } }
+                rocksdb_writebatch_delete_range_cf(b, data, start.cChars, start.count, end.cChars, end.count)
             }
         }
         if let position = batch.position {
@@ -232,6 +232,10 @@ extension Array where Element == UInt8 {
     func withCChars<R>(_ body: (UnsafePointer<CChar>?, Int) -> R) -> R {
         withUnsafeBytes { body($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
     }
+}
+
+private extension UnsafeRawBufferPointer {
+    var cChars: UnsafePointer<CChar>? { baseAddress?.assumingMemoryBound(to: CChar.self) }
 }
 
 extension Array where Element == String {

@@ -34,8 +34,13 @@ public struct StorePosition: Sendable, Hashable, CustomStringConvertible {
 
 /// Changes to a store applied together: all or none, with the position
 /// they bring the store to.
+///
+/// The changes are packed one after another in a single buffer (a kind
+/// byte, then each byte string as its length and its bytes), so a batch of
+/// ten thousand changes is one allocation, not twenty thousand: a restore
+/// fills one per poll of its changelog.
 public struct StoreBatch: Sendable {
-    /// One change.
+    /// One change, its bytes copied out of the batch.
     public enum Change: Sendable, Hashable {
         /// Sets a key's value.
         case put([UInt8], [UInt8])
@@ -46,8 +51,21 @@ public struct StoreBatch: Sendable {
         case deleteRange([UInt8], [UInt8])
     }
 
-    /// The changes, applied in order.
-    public var changes: [Change] = []
+    /// One change, its bytes lent from the batch for the length of a call.
+    public enum LentChange {
+        /// Sets a key (first) to a value (second).
+        case put(UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+        /// Removes a key.
+        case delete(UnsafeRawBufferPointer)
+        /// Removes the keys from the first (inclusive) to the second (exclusive).
+        case deleteRange(UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+    }
+
+    private enum Kind: UInt8 { case put, delete, deleteRange }
+
+    private var packed: [UInt8] = []
+    /// How many changes the batch holds.
+    public private(set) var count = 0
     /// The position the store reaches with them; `nil` leaves it unchanged.
     public var position: StorePosition?
     /// Whether the changes can be read again from the store's changelog, as
@@ -61,17 +79,76 @@ public struct StoreBatch: Sendable {
     public init() {}
 
     /// Sets `key` to `value`.
-    public mutating func put(_ key: [UInt8], _ value: [UInt8]) { changes.append(.put(key, value)) }
+    public mutating func put(_ key: [UInt8], _ value: [UInt8]) {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in put(k, v) } }
+    }
     /// Sets `key` to `value`, copying both from buffers.
-    public mutating func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) { put(Array(key), Array(value)) }
+    public mutating func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) { append(.put, key, value) }
     /// Removes `key`.
-    public mutating func delete(_ key: [UInt8]) { changes.append(.delete(key)) }
+    public mutating func delete(_ key: [UInt8]) { key.withUnsafeBytes { delete($0) } }
     /// Removes `key`, copying it from a buffer.
-    public mutating func delete(_ key: UnsafeRawBufferPointer) { delete(Array(key)) }
+    public mutating func delete(_ key: UnsafeRawBufferPointer) { append(.delete, key) }
     /// Removes the keys in `[start, end)`.
-    public mutating func deleteRange(from start: [UInt8], to end: [UInt8]) { changes.append(.deleteRange(start, end)) }
+    public mutating func deleteRange(from start: [UInt8], to end: [UInt8]) {
+        start.withUnsafeBytes { s in end.withUnsafeBytes { e in append(.deleteRange, s, e) } }
+    }
+
     /// Whether there is nothing to write.
-    public var isEmpty: Bool { changes.isEmpty && position == nil }
+    public var isEmpty: Bool { count == 0 && position == nil }
+
+    /// Empties the batch of changes and position, keeping its buffer for the next.
+    public mutating func removeAll() {
+        packed.removeAll(keepingCapacity: true)
+        count = 0
+        position = nil
+    }
+
+    /// Calls `body` with each change in order, its bytes lent from the batch.
+    public func forEach(_ body: (LentChange) throws -> Void) rethrows {
+        try packed.withUnsafeBytes { buffer in
+            var at = 0
+            func next() -> UnsafeRawBufferPointer {
+                let length = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                defer { at += 4 + length }
+                return UnsafeRawBufferPointer(rebasing: buffer[at + 4..<at + 4 + length])
+            }
+            while at < buffer.count {
+                let kind = Kind(rawValue: buffer[at])!
+                at += 1
+                switch kind {
+                case .put: try body(.put(next(), next()))
+                case .delete: try body(.delete(next()))
+                case .deleteRange: try body(.deleteRange(next(), next()))
+                }
+            }
+        }
+    }
+
+    /// The changes in order, copied out.
+    public var changes: [Change] {
+        var out: [Change] = []
+        out.reserveCapacity(count)
+        forEach { change in
+            switch change {
+            case .put(let k, let v): out.append(.put(Array(k), Array(v)))
+            case .delete(let k): out.append(.delete(Array(k)))
+            case .deleteRange(let s, let e): out.append(.deleteRange(Array(s), Array(e)))
+            }
+        }
+        return out
+    }
+
+    private mutating func append(_ kind: Kind, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer? = nil) {
+        packed.append(kind.rawValue)
+        appendField(first)
+        if let second { appendField(second) }
+        count += 1
+    }
+
+    private mutating func appendField(_ bytes: UnsafeRawBufferPointer) {
+        withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { packed.append(contentsOf: $0) }
+        packed.append(contentsOf: bytes)
+    }
 }
 
 extension Array where Element == UInt8 {

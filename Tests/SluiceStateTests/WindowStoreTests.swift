@@ -39,7 +39,7 @@ import Testing
             var expiry = StoreBatch()
             // Stream time 55 s: the horizon is 25 s, so the segments before 20 s go.
             #expect(store.expire(streamTime: 55_000, into: &expiry))
-            #expect(expiry.changes.count == 1)
+            #expect(expiry.count == 1)
             try store.store.write(expiry)
             #expect(try windows(store).first == "20000:k=v")
             #expect(try windows(store).count == 8)
