@@ -18,8 +18,19 @@ public protocol ChangelogClient: AnyObject {
     /// Lends `body` up to `maxMessages` records of the partitions being
     /// read, in offset order per partition, waiting at most `timeout` for
     /// the first; returns how many it lent. A restore copies only what it keeps.
+    /// `atEnd` is told, in order with the records, when a fetch of a
+    /// partition found nothing past the end its response reported.
     @discardableResult
-    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int
+    func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)?,
+              _ body: (KafkaRecordView) -> Void) throws -> Int
+}
+
+extension ChangelogClient {
+    /// Lends records as ``poll(maxMessages:timeout:atEnd:_:)`` does, ends of logs untold.
+    @discardableResult
+    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int {
+        try poll(maxMessages: maxMessages, timeout: timeout, atEnd: nil, body)
+    }
 }
 
 /// Changelogs on a Kafka cluster: an admin client and an assign-only
@@ -36,6 +47,10 @@ final class KafkaChangelogs: ChangelogClient {
         consumerConfig["group.id"] = consumerConfig["group.id"].map { "\($0)-restore" } ?? "sluice-restore"
         consumerConfig["enable.auto.commit"] = "false"
         consumerConfig["isolation.level"] = "read_uncommitted"
+        // A restore ends when a fetch finds the end of the log (see
+        // StateRestorer); a fetch there comes back empty after this wait.
+        consumerConfig["enable.partition.eof"] = "true"
+        consumerConfig["fetch.wait.max.ms"] = consumerConfig["fetch.wait.max.ms"] ?? "20"
         consumer = try KafkaConsumer(config: consumerConfig, logger: logger, maxBatch: StateRestorer.batchSize)
     }
 
@@ -47,8 +62,9 @@ final class KafkaChangelogs: ChangelogClient {
 
     func read(_ positions: [TopicPartitionOffset]) throws { try consumer.assign(positions) }
 
-    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int {
-        try consumer.poll(maxMessages: maxMessages, timeout: timeout, body)
+    func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)?,
+              _ body: (KafkaRecordView) -> Void) throws -> Int {
+        try consumer.poll(maxMessages: maxMessages, timeout: timeout, atEnd: atEnd, body)
     }
 }
 

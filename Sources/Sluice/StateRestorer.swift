@@ -13,10 +13,12 @@ import SluiceState
 /// changelog offset, or from the beginning without local state, and writes
 /// in batches, the last with the new position; the others stay out of
 /// RocksDB's log (the changelog holds them) and reach disk before the
-/// last. A store is restored once it has read to the partition's reported
-/// end and the log has stayed quiet for ``quiet`` milliseconds: some
-/// brokers report the end per batch, so records may follow it (see
-/// `isRestored`).
+/// last. A store is restored once a fetch of its changelog partition has
+/// found nothing past the end that fetch reported (the consumer's end of
+/// partition). Where that never comes, once it has read to the end the
+/// broker reports when asked and the log has stayed quiet for ``quiet``
+/// milliseconds: some brokers report that end per batch, so records may
+/// follow it (see `isRestored`).
 final class StateRestorer {
     /// Changes read per poll and written per store batch.
     static let batchSize = 10_000
@@ -49,6 +51,8 @@ final class StateRestorer {
         var end: Int64 = 0
         var started: Int64 = 0
         var lastRecord: Int64 = 0
+        /// Whether a fetch found the end of the log at or past ``next``.
+        var reachedEnd = false
         var batch = StoreBatch.replayed
         var read = 0, applied = 0, logged = 0
         var reached: Int64
@@ -139,7 +143,10 @@ final class StateRestorer {
         try activate()
         let now = clock.now()
         var restore: StoreRestore?
-        let read = try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout) { m in
+        let read = try changelogs.poll(maxMessages: Self.batchSize, timeout: timeout, atEnd: { end in
+            // Every record before the end came before it: the restore has read them.
+            if let restore = self.active[end.topicPartition], end.offset >= restore.next { restore.reachedEnd = true }
+        }) { m in
             // Batches come partition by partition: look the restore up only when the partition changes.
             if restore?.place.partition.partition != m.partition || restore?.place.partition.topic != m.topic {
                 restore = active[TopicPartition(m.topic, m.partition)]
@@ -169,12 +176,13 @@ final class StateRestorer {
         return done
     }
 
-    /// Whether `restore` has read its whole changelog partition: up to the
-    /// reported end, but for the one marker a transaction that wrote to it
-    /// may have left there (markers are never delivered), and nothing more
-    /// for ``quiet`` ms; or nothing at all for ten times that, whatever the
-    /// broker reported.
+    /// Whether `restore` has read its whole changelog partition: a fetch
+    /// found its end; or it read up to the end reported when it started, but
+    /// for the one marker a transaction that wrote to it may have left there
+    /// (markers are never delivered), and nothing more for ``quiet`` ms; or
+    /// nothing at all for ten times that, whatever the broker reported.
     private func isRestored(_ restore: StoreRestore, now: Int64) -> Bool {
+        if restore.reachedEnd { return true }
         let silent = now - restore.lastRecord
         if restore.next >= restore.end - 1, silent >= quiet { return true }
         guard silent > 0, silent >= 10 * quiet else { return false }

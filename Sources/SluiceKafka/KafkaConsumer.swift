@@ -104,8 +104,13 @@ public final class KafkaConsumer {
     /// Reads up to `maxMessages` records, waiting up to `timeout` for the
     /// first, and lends each to `body` in order without copying it; returns
     /// how many it lent. Rebalance callbacks run inside this call.
+    /// - Parameter atEnd: told, in order with the records, when a partition's
+    ///   fetch has reached the end of its log (the offset after its last
+    ///   record, as the broker's fetch response reports it); only with
+    ///   `enable.partition.eof=true`.
     @discardableResult
-    public func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws(KafkaError) -> Int {
+    public func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)? = nil,
+                     _ body: (KafkaRecordView) -> Void) throws(KafkaError) -> Int {
         let n = batch.withUnsafeMutableBufferPointer { buf in
             rd_kafka_consume_batch_queue(queue, timeout.milliseconds, buf.baseAddress, min(maxMessages, buf.count))
         }
@@ -119,7 +124,9 @@ public final class KafkaConsumer {
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 body(KafkaRecordView(m, topic: topicName(m.pointee.rkt)))
                 lent += 1
-            } else if err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                atEnd?(TopicPartitionOffset(TopicPartition(topicName(m.pointee.rkt), m.pointee.partition), m.pointee.offset))
+            } else {
                 let reason = m.pointee.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
                 logger.warning("consume error", metadata: ["error": "\(KafkaError(err, reason))"])
                 if firstError == nil, rd_kafka_fatal_error(handle, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR {

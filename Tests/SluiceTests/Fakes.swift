@@ -220,9 +220,16 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
 
     func read(_ positions: [TopicPartitionOffset]) throws {
         reading = Dictionary(uniqueKeysWithValues: positions.map { ($0.topicPartition, $0.offset) })
+        endsReported.removeAll()
     }
 
-    func poll(maxMessages: Int, timeout: Duration, _ body: (KafkaRecordView) -> Void) throws -> Int {
+    /// Whether a poll that reads a partition to its end says so, as a
+    /// consumer with `enable.partition.eof` does (once per end reached).
+    var reportsEnds = false
+    private var endsReported: [TopicPartition: Int64] = [:]
+
+    func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)?,
+              _ body: (KafkaRecordView) -> Void) throws -> Int {
         polls += 1
         var lent = 0
         for tp in reading.keys.sorted() {
@@ -231,6 +238,11 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
                 log[Int(next)].withView(body)
                 lent += 1
                 reading[tp] = next + 1
+            }
+            let end = Int64(log.count)
+            if reportsEnds, reading[tp] == end, endsReported[tp] != end {
+                endsReported[tp] = end
+                atEnd?(TopicPartitionOffset(tp, end))
             }
         }
         return lent

@@ -218,6 +218,26 @@ struct CountAggregator: WindowAggregator {
         #expect(task.nextOffset == 2, "it starts at its committed offset, not where the consumer had read to")
     }
 
+    @Test func aRestoreEndsAsSoonAsAFetchFindsTheEndOfTheChangelogWhateverEndTheBrokerReportedFirst() throws {
+        logChanges(10)
+        factory.changelogs.endShortfall = 5
+        factory.changelogs.pollLimit = 3
+        factory.changelogs.reportsEnds = true
+        let stats = ThreadStats(MetricsRegistry(), applicationID: "app", thread: 0)
+        let restorer = StateRestorer(changelogs: factory.changelogs, clock: clock, logger: Logger(label: "test"),
+                                     stats: stats, quiet: 500)
+        let store = TaskStore(name: "counts", bytes: InMemoryStore(),
+                              changelog: ChangelogPlace(topic: changelog.topic, task: TopicPartition("in", 0)))
+        restorer.begin(TopicPartition("in", 0), stores: ["counts": store], committed: 1)
+        var done: [StateRestorer.Restored] = []
+        for _ in 0..<5 where done.isEmpty { done = try restorer.step(timeout: .zero) }
+        #expect(done.map(\.task) == [TopicPartition("in", 0)], "restored with no time passed: no quiet period to wait")
+        #expect(stats.restored.current == 10, "every record before the end")
+        var keys = 0
+        try store.bytes.scan(from: [], to: nil) { _, _ in keys += 1; return true }
+        #expect(keys == 10)
+    }
+
     @Test func aRestoreWaitsAtTheReportedEndForRecordsABrokerReportsLate() throws {
         logChanges(10)
         factory.changelogs.endShortfall = 5
