@@ -64,32 +64,71 @@ public final class KafkaAdmin {
             }
             specs.append(spec)
         }
-        let queue = rd_kafka_queue_new(rk)!
-        defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)!
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, nil, 0)
-        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, nil, 0)
-        specs.withUnsafeMutableBufferPointer { buf in
-            rd_kafka_CreateTopics(rk, buf.baseAddress, buf.count, options, queue)
-        }
-        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "create topics")
-        }
-        defer { rd_kafka_event_destroy(event) }
-        try KafkaError.check(rd_kafka_event_error(event), "create topics")
-        var count = 0
-        let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count)
-        for i in 0..<count {
-            let r = results![i]
-            let err = rd_kafka_topic_result_error(r)
-            let name = String(cString: rd_kafka_topic_result_name(r))
+        try request(RD_KAFKA_ADMIN_OP_CREATETOPICS, "create topics", timeout: timeout,
+                    send: { options, queue in
+                        specs.withUnsafeMutableBufferPointer { rd_kafka_CreateTopics(rk, $0.baseAddress, $0.count, options, queue) }
+                    },
+                    results: { event, count in rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count) }
+        ) { name, err, reason throws(KafkaError) in
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 logger.info("topic created", metadata: ["topic": "\(name)"])
             } else if !(ifNotExists && err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                let reason = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? ""
                 throw KafkaError(err, "create topic \(name): \(reason)")
             }
+        }
+    }
+
+    /// Deletes topics; one that does not exist is not an error.
+    public func deleteTopics(_ names: [String], timeout: Duration = .seconds(30)) throws(KafkaError) {
+        guard !names.isEmpty else { return }
+        let rk = producer.native
+        var specs: [OpaquePointer?] = names.map { rd_kafka_DeleteTopic_new($0) }
+        defer { specs.forEach { rd_kafka_DeleteTopic_destroy($0) } }
+        try request(RD_KAFKA_ADMIN_OP_DELETETOPICS, "delete topics", timeout: timeout,
+                    send: { options, queue in
+                        specs.withUnsafeMutableBufferPointer { rd_kafka_DeleteTopics(rk, $0.baseAddress, $0.count, options, queue) }
+                    },
+                    results: { event, count in rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count) }
+        ) { name, err, reason throws(KafkaError) in
+            guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART else { return }
+            throw KafkaError(err, "delete topic \(name): \(reason)")
+        }
+    }
+
+    /// The names of the cluster's topics that start with `prefix`.
+    public func topics(startingWith prefix: String, timeout: Duration = .seconds(10)) throws(KafkaError) -> [String] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        try KafkaError.check(rd_kafka_metadata(producer.native, 1, nil, &metadata, timeout.milliseconds), "list topics")
+        defer { rd_kafka_metadata_destroy(metadata) }
+        guard let md = metadata?.pointee else { return [] }
+        return (0..<Int(md.topic_cnt)).map { String(cString: md.topics[$0].topic) }.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    /// Sends one admin request of `operation` and hands each topic's
+    /// outcome (name, error, reason) to `check`.
+    private func request(_ operation: rd_kafka_admin_op_t, _ what: String, timeout: Duration,
+                         send: (OpaquePointer, OpaquePointer) -> Void,
+                         results: (OpaquePointer, inout Int) -> UnsafeMutablePointer<OpaquePointer?>?,
+                         check: (String, rd_kafka_resp_err_t, String) throws(KafkaError) -> Void) throws(KafkaError) {
+        let rk = producer.native
+        let queue = rd_kafka_queue_new(rk)!
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(rk, operation)!
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, nil, 0)
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, nil, 0)
+        send(options, queue)
+        guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds + 1000) else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, what)
+        }
+        defer { rd_kafka_event_destroy(event) }
+        try KafkaError.check(rd_kafka_event_error(event), what)
+        var count = 0
+        guard let topics = results(event, &count) else { return }
+        for i in 0..<count {
+            let r = topics[i]
+            let reason = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? ""
+            try check(String(cString: rd_kafka_topic_result_name(r)), rd_kafka_topic_result_error(r), reason)
         }
     }
 

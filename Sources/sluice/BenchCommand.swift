@@ -64,9 +64,13 @@ struct BenchCommand: ParsableCommand {
         // Phases alternate over several rounds and each reports its median:
         // the broker shares the machine, and one run's figure is noise.
         var samples: [BenchPhase: [BenchResult]] = [:]
+        let admin = try KafkaAdmin(config: config, logger: logger)
         for round in 1...rounds {
             for phase in phases {
                 let result = try runPhase(phase, input: input, run: "\(run)-\(round)")
+                // Each phase's own topics go once it is measured: a broker that keeps
+                // its log in memory slowed round by round as millions of records piled up.
+                try admin.deleteTopics(admin.topics(startingWith: "\(run)-\(round)-"))
                 samples[phase, default: []].append(result)
                 print(String(format: "round %d  %-30@ %9.0f records/s  %5.1f CPU s  %4.0f MB peak RSS%@%@", round,
                              phase.title as NSString, result.recordsPerSecond, result.cpuSeconds, result.peakRSSMegabytes,

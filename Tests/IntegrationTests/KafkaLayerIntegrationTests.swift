@@ -67,6 +67,16 @@ struct KafkaLayerIntegrationTests {
         #expect(try admin.describe(topic: topic).partitions.map(\.id) == [0, 1, 2, 3])
     }
 
+    @Test func deletedTopicsAreGoneFromTheListingAndDeletingAMissingTopicIsNoError() throws {
+        let prefix = Services.unique("delete") + "-"
+        try admin.createTopics([NewTopic(prefix + "a", partitions: 1), NewTopic(prefix + "b", partitions: 2)])
+        #expect(try admin.topics(startingWith: prefix) == [prefix + "a", prefix + "b"])
+        try admin.deleteTopics([prefix + "a", prefix + "never-made"])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try admin.topics(startingWith: prefix).count > 1, ContinuousClock.now < deadline { pause(0.2) }
+        #expect(try admin.topics(startingWith: prefix) == [prefix + "b"])
+    }
+
     @Test func committedOffsetsAreExactlyTheExplicitOnesAndSurviveANewMember() throws {
         let topic = Services.unique("commits"), group = Services.unique("g")
         try admin.createTopics([NewTopic(topic, partitions: 2)])

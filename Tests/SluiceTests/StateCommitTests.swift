@@ -218,36 +218,40 @@ struct CountAggregator: WindowAggregator {
         #expect(task.nextOffset == 2, "it starts at its committed offset, not where the consumer had read to")
     }
 
-    @Test func aRestoreEndsAsSoonAsAFetchFindsTheEndOfTheChangelogWhateverEndTheBrokerReportedFirst() throws {
+    /// A restorer of task in-0's in-memory store "counts" from ten changes
+    /// of committed input, whose broker reports an end five short of the
+    /// true one and lends three records a poll.
+    private func restoringTenChanges() -> (StateRestorer, TaskStore, ThreadStats) {
         logChanges(10)
         factory.changelogs.endShortfall = 5
         factory.changelogs.pollLimit = 3
-        factory.changelogs.reportsEnds = true
         let stats = ThreadStats(MetricsRegistry(), applicationID: "app", thread: 0)
         let restorer = StateRestorer(changelogs: factory.changelogs, clock: clock, logger: Logger(label: "test"),
                                      stats: stats, quiet: 500)
         let store = TaskStore(name: "counts", bytes: InMemoryStore(),
                               changelog: ChangelogPlace(topic: changelog.topic, task: TopicPartition("in", 0)))
         restorer.begin(TopicPartition("in", 0), stores: ["counts": store], committed: 1)
+        return (restorer, store, stats)
+    }
+
+    private func keys(in store: TaskStore) throws -> Int {
+        var keys = 0
+        try store.bytes.scan(from: [], to: nil) { _, _ in keys += 1; return true }
+        return keys
+    }
+
+    @Test func aRestoreEndsAsSoonAsAFetchFindsTheEndOfTheChangelogWhateverEndTheBrokerReportedFirst() throws {
+        factory.changelogs.reportsEnds = true
+        let (restorer, store, stats) = restoringTenChanges()
         var done: [StateRestorer.Restored] = []
         for _ in 0..<5 where done.isEmpty { done = try restorer.step(timeout: .zero) }
         #expect(done.map(\.task) == [TopicPartition("in", 0)], "restored with no time passed: no quiet period to wait")
         #expect(stats.restored.current == 10, "every record before the end")
-        var keys = 0
-        try store.bytes.scan(from: [], to: nil) { _, _ in keys += 1; return true }
-        #expect(keys == 10)
+        #expect(try keys(in: store) == 10)
     }
 
     @Test func aRestoreWaitsAtTheReportedEndForRecordsABrokerReportsLate() throws {
-        logChanges(10)
-        factory.changelogs.endShortfall = 5
-        factory.changelogs.pollLimit = 3
-        let stats = ThreadStats(MetricsRegistry(), applicationID: "app", thread: 0)
-        let restorer = StateRestorer(changelogs: factory.changelogs, clock: clock, logger: Logger(label: "test"),
-                                     stats: stats, quiet: 500)
-        let store = TaskStore(name: "counts", bytes: InMemoryStore(),
-                              changelog: ChangelogPlace(topic: changelog.topic, task: TopicPartition("in", 0)))
-        restorer.begin(TopicPartition("in", 0), stores: ["counts": store], committed: 1)
+        let (restorer, store, stats) = restoringTenChanges()
         for _ in 0..<5 { #expect(try restorer.step(timeout: .zero).isEmpty) }
         #expect(stats.restored.current == 10, "it read past the reported end")
         #expect(restorer.isBusy, "a log that has not been quiet for long enough may hold more")
@@ -256,8 +260,6 @@ struct CountAggregator: WindowAggregator {
         #expect(done.map(\.task) == [TopicPartition("in", 0)])
         #expect(done.first?.committed == 1)
         #expect(store.committedInputOffset == 1)
-        var keys = 0
-        try store.bytes.scan(from: [], to: nil) { _, _ in keys += 1; return true }
-        #expect(keys == 10, "every change")
+        #expect(try keys(in: store) == 10, "every change")
     }
 }
