@@ -61,7 +61,7 @@ public struct KafkaMessage: Sendable {
             try withBytes(of: value) { value in
                 try headers.withUnsafeBufferPointer { headers in
                     try body(KafkaRecordView(topic: topic, partition: partition, offset: offset, key: key, value: value,
-                                             timestamp: timestamp, headers: .copied(headers)))
+                                             timestamp: timestamp, headerSource: .copied(headers)))
                 }
             }
         }
@@ -95,26 +95,6 @@ public struct KafkaRecordView {
     fileprivate enum HeaderSource {
         case native(UnsafeMutablePointer<rd_kafka_message_t>)
         case copied(UnsafeBufferPointer<KafkaHeader>)
-    }
-
-    fileprivate init(topic: String, partition: Int32, offset: Int64, key: UnsafeRawBufferPointer?,
-                     value: UnsafeRawBufferPointer?, timestamp: Int64, headers: HeaderSource) {
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.key = key
-        self.value = value
-        self.timestamp = timestamp
-        headerSource = headers
-    }
-
-    /// Lends a librdkafka message; `topic` is the caller's cached name of its topic.
-    init(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
-        let msg = m.pointee
-        self.init(topic: topic, partition: msg.partition, offset: msg.offset,
-                  key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
-                  value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) },
-                  timestamp: rd_kafka_message_timestamp(m, nil), headers: .native(m))
     }
 
     /// Calls `body` with the value of the last header called `name`
@@ -154,6 +134,17 @@ public struct KafkaRecordView {
         case .copied(let headers):
             return Array(headers)
         }
+    }
+}
+
+extension KafkaRecordView {
+    /// Lends a librdkafka message; `topic` is the caller's cached name of its topic.
+    init(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
+        let msg = m.pointee
+        self.init(topic: topic, partition: msg.partition, offset: msg.offset,
+                  key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
+                  value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) },
+                  timestamp: rd_kafka_message_timestamp(m, nil), headerSource: .native(m))
     }
 }
 
