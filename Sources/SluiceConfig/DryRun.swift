@@ -23,10 +23,16 @@ public final class DryRun {
     private let spec: TopologySpec
     private let driver: TopologyTestDriver
     private let captured = Captured()
+    /// Per source, the topic its records are piped into; per destination,
+    /// its name and label (worked out once, not per record).
+    private let sourceTopics: [String]
+    private let destinations: [(name: String, label: String)]
 
     /// A dry run of `spec`.
     public init(_ spec: TopologySpec) throws {
         self.spec = spec
+        sourceTopics = spec.sources.indices.map(TopologySpec.dryRunTopic(source:))
+        destinations = spec.destinations.map { ($0.name, $0.label) }
         let captured = captured
         driver = TopologyTestDriver(topology: try spec.dryRunTopology { captured.records.append($0) },
                                     applicationID: spec.application, deadLetterTopic: spec.effectiveDeadLetterTopic,
@@ -38,7 +44,7 @@ public final class DryRun {
     /// the value reads) and returns what it produced, dead letters last.
     /// Throws only what would stop the engine's thread.
     public func process(value: [UInt8]?, key: [UInt8]? = nil, timestamp: Int64 = 0, source: Int = 0) throws -> [Output] {
-        try driver.pipe(TopologySpec.dryRunTopic(source: source), key: key, value: value, timestamp: timestamp)
+        try driver.pipe(sourceTopics[source], key: key, value: value, timestamp: timestamp)
         return drain()
     }
 
@@ -50,9 +56,9 @@ public final class DryRun {
 
     private func drain() -> [Output] {
         var outputs = captured.records.map { record -> Output in
-            let d = spec.destinations[record.value.destination]
+            let d = destinations[record.value.destination]
             let event = record.value.event ?? Event()
-            if case .metricLines(let server) = d.target, let rollup = record.value.rollup {
+            if let rollup = record.value.rollup, case .metricLines(let server) = spec.destinations[record.value.destination].target {
                 return .metricLines(name: d.name, target: d.label, rollup: event, lines: server.textLines(of: rollup))
             }
             return .destination(name: d.name, target: d.label, key: record.key, event: event)
@@ -88,19 +94,20 @@ extension DryRun.Output {
         case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
         var writer = JSONWriter()
-        writer.out += Array(#"{"destination":"#.utf8)
+        writer.out.reserveCapacity(1024)
+        writer.out += #"{"destination":"#.utf8
         writer.write(string: destination)
-        writer.out += Array(#","key":"#.utf8)
+        writer.out += #","key":"#.utf8
         writer.write(text(key))
-        writer.out += Array(#","value":"#.utf8)
+        writer.out += #","value":"#.utf8
         switch self {
         case .destination(_, _, _, let event):
-            writer.out += event.json()
+            event.write(to: &writer)
         case .metricLines(_, _, _, let lines):
             writer.write(.array(lines.map { .string($0) }))
         case .deadLetter(_, _, let value, let step, let reason):
             writer.write(text(value))
-            writer.out += Array(#","error":"#.utf8)
+            writer.out += #","error":"#.utf8
             writer.write(.object(FieldMap([("step", .string(step)), ("reason", .string(reason))])))
         }
         writer.out.append(UInt8(ascii: "}"))

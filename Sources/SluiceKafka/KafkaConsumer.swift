@@ -44,6 +44,7 @@ public final class KafkaConsumer {
     private let callbacks: ClientCallbacks
     private let logger: Logger
     private var topicNames: [OpaquePointer: String] = [:]
+    private var lastTopic: (handle: OpaquePointer, name: String)?
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var closed = false
     /// The effective configuration, defaults included.
@@ -227,9 +228,11 @@ public final class KafkaConsumer {
 
     private func topicName(_ rkt: OpaquePointer?) -> String {
         guard let rkt else { return "" }
-        if let name = topicNames[rkt] { return name }
-        let name = String(cString: rd_kafka_topic_name(rkt))
+        // Records of a batch mostly share a topic: no hashing for a repeat.
+        if let last = lastTopic, last.handle == rkt { return last.name }
+        let name = topicNames[rkt] ?? String(cString: rd_kafka_topic_name(rkt))
         topicNames[rkt] = name
+        lastTopic = (rkt, name)
         return name
     }
 

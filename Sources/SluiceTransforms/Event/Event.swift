@@ -139,13 +139,21 @@ public struct Event: Sendable, Equatable {
     /// an event nothing changed is the document it was made from (shared,
     /// not copied).
     public func json() -> [UInt8] {
-        if slots.count == sourceFields, slots.allSatisfy({ if case .raw = $0 { true } else { false } }) { return source }
+        if isSourceUnchanged { return source }
         var writer = JSONWriter()
-        writer.out.reserveCapacity(source.count + 64)
+        writer.out.reserveCapacity(source.count + 512)
+        write(to: &writer)
+        return writer.out
+    }
+
+    /// Appends the event as a JSON object to `writer`, untouched fields as
+    /// their bytes.
+    public func write(to writer: inout JSONWriter) {
+        if isSourceUnchanged { writer.out.append(contentsOf: source); return }
         writer.out.append(UInt8(ascii: "{"))
-        for (i, key) in keys.enumerated() {
+        for i in keys.indices {
             if i > 0 { writer.out.append(UInt8(ascii: ",")) }
-            writer.write(string: key)
+            writer.write(string: keys[i])
             writer.out.append(UInt8(ascii: ":"))
             switch slots[i] {
             case .raw(let range): writer.out.append(contentsOf: source[range])
@@ -153,7 +161,10 @@ public struct Event: Sendable, Equatable {
             }
         }
         writer.out.append(UInt8(ascii: "}"))
-        return writer.out
+    }
+
+    private var isSourceUnchanged: Bool {
+        slots.count == sourceFields && slots.allSatisfy { if case .raw = $0 { true } else { false } }
     }
 
     public static func == (a: Event, b: Event) -> Bool { a.fields == b.fields }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A JSON object validated in one pass, with the positions of its top-level
 /// fields: reading a field costs a short scan of those positions, with no
 /// tree and no copy of the document.
@@ -22,20 +24,17 @@ public struct JSONObjectView {
     /// Validates `bytes` as a JSON document whose top level is an object.
     public init(_ bytes: [UInt8]) throws(JSONError) {
         self.bytes = bytes
-        var fields: [Field] = []
-        fields.reserveCapacity(16)
+        var fields: [Field]? = []
+        fields!.reserveCapacity(16)
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
             var scanner = JSONScanner(buffer)
             scanner.skipWhitespace()
             guard scanner.peek == UInt8(ascii: "{") else { throw scanner.error("expected a JSON object") }
-            try scanner.scanObject(depth: 1) { keyStart, keyEnd, escaped, valueStart, valueEnd in
-                fields.append(Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: valueEnd,
-                                    keyHasEscapes: escaped))
-            }
+            try scanner.scanObject(depth: 1, fields: &fields)
             scanner.skipWhitespace()
             guard scanner.atEnd else { throw scanner.error("unexpected data after the object") }
         }
-        self.fields = fields
+        self.fields = fields!
     }
 
     /// The names of the top-level fields in document order.
@@ -124,19 +123,17 @@ public struct JSONObjectView {
     private func field(_ key: String) -> Field? {
         var key = key
         return key.withUTF8 { k in
-            for f in fields.reversed() where f.keyEnd - f.keyStart == k.count || f.keyHasEscapes {
-                if f.keyHasEscapes {
-                    if decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) { return f }
-                    continue
+            bytes.withUnsafeBufferPointer { doc in
+                for f in fields.reversed() {
+                    if f.keyHasEscapes {
+                        if decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) { return f }
+                    } else if f.keyEnd - f.keyStart == k.count,
+                              k.isEmpty || memcmp(doc.baseAddress! + f.keyStart, k.baseAddress!, k.count) == 0 {
+                        return f
+                    }
                 }
-                var equal = true
-                for j in 0..<k.count where bytes[f.keyStart + j] != k[j] {
-                    equal = false
-                    break
-                }
-                if equal { return f }
+                return nil
             }
-            return nil
         }
     }
 

@@ -11,7 +11,10 @@ struct JSONScanner {
 
     func error(_ message: String) -> JSONError { JSONError(message: message, offset: i) }
 
+    @inline(__always)
     mutating func skipWhitespace() {
+        // Compact documents have none: one comparison then.
+        if i < bytes.count, bytes[i] > 0x20 { return }
         while i < bytes.count {
             switch bytes[i] {
             case 0x20, 0x09, 0x0A, 0x0D: i += 1
@@ -20,13 +23,15 @@ struct JSONScanner {
         }
     }
 
-    mutating func expect(_ c: UInt8, _ what: String) throws(JSONError) {
+    @inline(__always)
+    mutating func expect(_ c: UInt8, _ what: StaticString) throws(JSONError) {
         guard peek == c else { throw error("expected \(what)") }
         i += 1
     }
 
-    /// Scans `{…}` at `i`, reporting each member's key and value positions.
-    mutating func scanObject(depth: Int, member: (Int, Int, Bool, Int, Int) -> Void) throws(JSONError) {
+    /// Scans `{…}` at `i`, adding each member's key and value positions to
+    /// `fields` when there is one (the top level; nested objects are only checked).
+    mutating func scanObject(depth: Int, fields: inout [JSONObjectView.Field]?) throws(JSONError) {
         guard depth <= JSONObjectView.maxDepth else { throw error("nesting deeper than \(JSONObjectView.maxDepth)") }
         i += 1
         skipWhitespace()
@@ -42,7 +47,8 @@ struct JSONScanner {
             skipWhitespace()
             let valueStart = i
             try scanValue(depth: depth)
-            member(keyStart, keyEnd, escaped, valueStart, i)
+            fields?.append(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: i,
+                                                keyHasEscapes: escaped))
             skipWhitespace()
             guard let c = peek else { throw error("unterminated object") }
             i += 1
@@ -70,7 +76,9 @@ struct JSONScanner {
     mutating func scanValue(depth: Int) throws(JSONError) {
         guard let c = peek else { throw error("expected a value") }
         switch c {
-        case UInt8(ascii: "{"): try scanObject(depth: depth + 1) { _, _, _, _, _ in }
+        case UInt8(ascii: "{"):
+            var unrecorded: [JSONObjectView.Field]? = nil
+            try scanObject(depth: depth + 1, fields: &unrecorded)
         case UInt8(ascii: "["): try scanArray(depth: depth + 1)
         case UInt8(ascii: "\""): _ = try scanString()
         case UInt8(ascii: "t"): try scanLiteral("true")
@@ -88,6 +96,7 @@ struct JSONScanner {
         i += n
     }
 
+    @inline(__always)
     mutating func scanNumber() throws(JSONError) {
         if peek == UInt8(ascii: "-") { i += 1 }
         guard let first = peek, isDigit(first) else { throw error("expected a digit") }
@@ -113,6 +122,7 @@ struct JSONScanner {
     }
 
     /// Scans a string literal; returns whether it holds escapes.
+    @inline(__always)
     mutating func scanString() throws(JSONError) -> Bool {
         i += 1
         var escaped = false

@@ -17,9 +17,10 @@ public struct JSONWriter {
     public mutating func write(_ value: FieldValue) {
         switch value {
         case .null: append("null")
-        case .bool(let b): append(b ? "true" : "false")
-        case .int(let i): append(String(i))
-        case .double(let d): append(d.isFinite ? "\(d)" : "null")
+        case .bool(let b): if b { append("true") } else { append("false") }
+        case .int(let i): write(integer: i)
+        case .double(let d):
+            if d.isFinite { out.append(contentsOf: "\(d)".utf8) } else { append("null") }
         case .string(let s): write(string: s)
         case .array(let values):
             out.append(UInt8(ascii: "["))
@@ -43,17 +44,23 @@ public struct JSONWriter {
     /// Appends `s` as a JSON string literal, escaping what JSON requires.
     public mutating func write(string s: String) {
         var s = s
+        s.withUTF8 { write(string: $0) }
+    }
+
+    /// Appends UTF-8 `bytes` as a JSON string literal, escaping what JSON requires.
+    public mutating func write(string bytes: UnsafeBufferPointer<UInt8>) {
+        // One reservation for the common case (nothing to escape), so that
+        // appending never reallocates mid-string.
+        out.reserveCapacity(out.count + bytes.count + 2)
         out.append(UInt8(ascii: "\""))
-        s.withUTF8 { bytes in
-            // Runs of bytes that need no escape are copied in one go.
-            var start = 0
-            for (i, c) in bytes.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
-                escape(c)
-                start = i + 1
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        // Runs of bytes that need no escape are copied in one go.
+        var start = 0
+        for i in bytes.indices where bytes[i] < 0x20 || bytes[i] == UInt8(ascii: "\"") || bytes[i] == UInt8(ascii: "\\") {
+            if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+            escape(bytes[i])
+            start = i + 1
         }
+        if start < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
         out.append(UInt8(ascii: "\""))
     }
 
@@ -72,5 +79,20 @@ public struct JSONWriter {
         }
     }
 
-    private mutating func append(_ s: String) { out.append(contentsOf: s.utf8) }
+    /// Appends `i` in decimal without making a string of it.
+    public mutating func write(integer i: Int) {
+        guard i != 0 else { out.append(UInt8(ascii: "0")); return }
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = i.magnitude
+        let start = out.count
+        while magnitude > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        }
+        out[start...].reverse()
+    }
+
+    private mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
 }

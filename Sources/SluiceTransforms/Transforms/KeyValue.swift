@@ -22,26 +22,51 @@ public struct KeyValueOptions: Sendable {
     /// (`"…"`, `'…'`, `(…)`, `[…]`, `<…>`) may hold split characters and
     /// loses its enclosing pair; text without a value separator is skipped.
     public func pairs(_ text: String) -> [(String, String)] {
-        // Scalars, not Characters: splitting needs no grapheme breaking, which would cost most of the step.
-        let chars = Array(text.unicodeScalars)
+        let separators = fieldSplit + valueSplit + trimKey + trimValue
+        guard separators.allSatisfy(\.isASCII) else {
+            // Scalars, not Characters: splitting needs no grapheme breaking.
+            return pairs(of: Array(text.unicodeScalars), ascii: \.self) { var s = String.UnicodeScalarView(); s.append(contentsOf: $0); return String(s) }
+        }
+        // ASCII separators never occur inside a multi-byte character: UTF-8 bytes split alike, and faster.
+        var text = text
+        return text.withUTF8 { bytes in
+            pairs(of: bytes, ascii: { Unicode.Scalar($0) }) { String(decoding: UnsafeBufferPointer(rebasing: $0), as: UTF8.self) }
+        }
+    }
+
+    /// ``pairs(_:)`` over code units `units` (scalars, or UTF-8 bytes when
+    /// every separator is ASCII); `scalar` reads a unit as a scalar, `string`
+    /// makes text of a run of units.
+    private func pairs<Units: RandomAccessCollection>(
+        of units: Units, ascii scalar: (Units.Element) -> Unicode.Scalar, string: (Units.SubSequence) -> String
+    ) -> [(String, String)] where Units.Index == Int {
+        func isField(_ u: Units.Element) -> Bool { fieldSplit.contains(scalar(u)) }
+        func isValue(_ u: Units.Element) -> Bool { valueSplit.contains(scalar(u)) }
+        func trimmed(_ range: Range<Int>, _ set: [Unicode.Scalar]) -> String {
+            var range = range
+            while let first = range.first, set.contains(scalar(units[first])) { range = range.dropFirst() }
+            while let last = range.last, set.contains(scalar(units[last])) { range = range.dropLast() }
+            return string(units[range])
+        }
         var out: [(String, String)] = []
-        var i = 0
-        while i < chars.count {
-            while i < chars.count, fieldSplit.contains(chars[i]) { i += 1 }
+        var i = units.startIndex
+        let end = units.endIndex
+        while i < end {
+            while i < end, isField(units[i]) { i += 1 }
             let keyStart = i
-            while i < chars.count, !valueSplit.contains(chars[i]), !fieldSplit.contains(chars[i]) { i += 1 }
-            let key = trimmed(chars[keyStart..<i], trimKey)
-            guard i < chars.count, valueSplit.contains(chars[i]) else { continue }
+            while i < end, !isValue(units[i]), !isField(units[i]) { i += 1 }
+            let key = trimmed(keyStart..<i, trimKey)
+            guard i < end, isValue(units[i]) else { continue }
             i += 1
             let value: String
-            if i < chars.count, let closer = KeyValueOptions.closer(of: chars[i]),
-               let end = chars[(i + 1)...].firstIndex(of: closer) {
-                value = trimmed(chars[(i + 1)..<end], trimValue)
-                i = end + 1
+            if i < end, let closer = KeyValueOptions.closer(of: scalar(units[i])),
+               let close = units[(i + 1)...].firstIndex(where: { scalar($0) == closer }) {
+                value = trimmed((i + 1)..<close, trimValue)
+                i = close + 1
             } else {
                 let valueStart = i
-                while i < chars.count, !fieldSplit.contains(chars[i]) { i += 1 }
-                value = trimmed(chars[valueStart..<i], trimValue)
+                while i < end, !isField(units[i]) { i += 1 }
+                value = trimmed(valueStart..<i, trimValue)
             }
             if !key.isEmpty, includeKeys.isEmpty || includeKeys.contains(key), !excludeKeys.contains(key) {
                 out.append((prefix + key, value))
@@ -59,15 +84,6 @@ public struct KeyValueOptions: Sendable {
         default: nil
         }
     }
-
-    private func trimmed(_ chars: ArraySlice<Unicode.Scalar>, _ set: [Unicode.Scalar]) -> String {
-        var slice = chars
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: slice)
-        return String(out)
-    }
 }
 
 extension Transform {
@@ -77,8 +93,9 @@ extension Transform {
         Transform(kind: "kv") { record in
             guard case .string(let text)? = record.value[source] else { return .keep }
             var seen: Set<String> = []
+            let target = options.target?.components ?? []
             for (key, value) in options.pairs(text) {
-                let path = FieldPath(components: (options.target?.components ?? []) + [key])
+                let path = FieldPath(components: target + [key])
                 var newValue = FieldValue.string(value)
                 if !seen.insert(key).inserted, let existing = record.value[path] {
                     if case .array(let values) = existing { newValue = .array(values + [newValue]) } else { newValue = .array([existing, newValue]) }
