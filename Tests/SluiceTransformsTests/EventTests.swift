@@ -32,6 +32,35 @@ import Testing
         #expect(text(e.json()) == #"{"b":{"c":"v"}}"#)
     }
 
+    @Test func aPathWrittenThroughAnObjectValueKeepsItsOtherFieldsInOrder() throws {
+        var e = try event(#"{"raw":{"x":1,"y":{"z":2}},"n":0}"#)
+        e[try FieldPath("[raw][y][w]")] = "from the document"
+        e["set"] = ["b": 1, "c": ["d": 2]]
+        e[try FieldPath("[set][c][e]")] = 3
+        e[try FieldPath("[set][b]")] = nil
+        #expect(text(e.json()) == #"{"raw":{"x":1,"y":{"z":2,"w":"from the document"}},"n":0,"set":{"c":{"d":2,"e":3}}}"#)
+        #expect(e[try FieldPath("[set][c]")] == ["d": 2, "e": 3], "an object of nodes reads back as a value")
+        #expect(e[try FieldPath("[raw][y][z]")] == 2)
+    }
+
+    @Test func aFieldRemovedAndAddedAgainGoesLastAndAValueInTheWayStopsAWrite() throws {
+        var e = try event(#"{"a":1,"b":{"c":2},"s":"text"}"#)
+        e[try FieldPath("[b][c]")] = nil
+        e["a"] = nil
+        e["a"] = 5
+        e[try FieldPath("[b][d]")] = 4
+        #expect(text(e.json()) == #"{"b":{"d":4},"s":"text","a":5}"#)
+        #expect(!e.set(try FieldPath("[s][t]"), to: 1), "a string is in the way")
+        #expect(e["s"] == "text" && e.fieldNames == ["b", "s", "a"])
+    }
+
+    @Test func aRepeatedKeyReadsAsItsLastValueAsParsersDo() throws {
+        var e = try event(#"{"k":1,"k":2}"#)
+        #expect(e["k"] == 2)
+        e["k"] = 3
+        #expect(e.fields == FieldMap([("k", 3)]))
+    }
+
     @Test func changedValuesAreEncodedWithJSONEscapes() {
         var e = Event()
         e["m"] = .string("quote \" backslash \\ newline \n tab \t bell \u{7}")

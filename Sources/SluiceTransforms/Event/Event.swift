@@ -4,65 +4,79 @@
 /// An event made from a JSON document keeps the document and decodes a
 /// top-level field only when it is read; fields nobody touches are written
 /// back out byte for byte.
+///
+/// Fields at every depth live in one array of nodes, each object's fields
+/// linked in order: writing `[http][response][status_code]` walks and
+/// appends nodes in place rather than copying each object on the way out
+/// and back in, and an event frees one array rather than one per object.
 public struct Event: Sendable, Equatable {
     private var source: [UInt8]
-    private var keys: [String]
-    private var slots: [Slot]
-    /// How many fields `source` has (-1 without one): with as many slots,
-    /// all still raw, the event is its source unchanged.
+    /// Node 0 is the top-level object.
+    private var nodes: [Node]
+    /// How many fields `source` has (-1 without one): with as many
+    /// top-level fields, all still raw, the event is its source unchanged.
     private var sourceFields = -1
 
-    enum Slot: Sendable, Equatable {
+    struct Node: Sendable {
+        var key: String
+        var content: Content
+        /// The next field of the same object, the first and last fields of
+        /// this one (indices into `nodes`, -1 for none).
+        var next: Int32 = -1
+        var first: Int32 = -1
+        var last: Int32 = -1
+    }
+
+    enum Content: Sendable {
+        /// Undecoded JSON in `source`.
         case raw(Range<Int>)
+        /// A value; an object held here becomes nodes when a path is written through it.
         case value(FieldValue)
+        /// An object whose fields are nodes.
+        case object
     }
 
     /// An empty event.
     public init() {
         source = []
-        keys = []
-        slots = []
+        nodes = [Node(key: "", content: .object)]
     }
 
     /// An event of the given fields.
     public init(_ fields: FieldMap) {
-        source = []
-        keys = fields.keys
-        slots = fields.entries.map { .value($0.value) }
+        self.init()
+        for entry in fields.entries { append(entry.key, .value(entry.value), to: 0) }
     }
 
     /// Parses a JSON object (validated in full; nested values stay undecoded).
     public init(json bytes: [UInt8]) throws(JSONError) {
         let view = try JSONObjectView(bytes)
         source = bytes
-        keys = []
-        slots = []
-        keys.reserveCapacity(view.fields.count)
-        slots.reserveCapacity(view.fields.count)
-        for field in view.fields {
-            keys.append(view.key(of: field))
-            slots.append(.raw(field.valueStart..<field.valueEnd))
-        }
-        sourceFields = slots.count
+        nodes = [Node(key: "", content: .object)]
+        // Room for the fields steps add, so that they do not regrow the array.
+        nodes.reserveCapacity(view.fields.count + 24)
+        for field in view.fields { append(view.key(of: field), .raw(field.valueStart..<field.valueEnd), to: 0) }
+        sourceFields = view.fields.count
     }
+
+    /// Makes room for `count` fields (at any depth), so that adding them
+    /// does not regrow the event's storage field by field.
+    public mutating func reserveCapacity(_ count: Int) { nodes.reserveCapacity(count + 1) }
 
     /// The top-level field names in order.
-    public var fieldNames: [String] { keys }
+    public var fieldNames: [String] { children(of: 0).map { nodes[Int($0)].key } }
 
     /// The fields, decoded.
-    public var fields: FieldMap {
-        FieldMap(zip(keys, slots).map { ($0, decode($1)) })
-    }
+    public var fields: FieldMap { object(0) }
 
     /// A top-level field.
     public subscript(key: String) -> FieldValue? {
-        get { index(of: key).map { decode(slots[$0]) } }
+        get { child(of: 0, named: key).map(value(of:)) }
         set {
-            if let i = index(of: key) {
-                if let newValue { slots[i] = .value(newValue) } else { keys.remove(at: i); slots.remove(at: i) }
+            if let n = child(of: 0, named: key) {
+                if let newValue { replace(n, with: newValue) } else { unlink(n, from: 0) }
             } else if let newValue {
-                keys.append(key)
-                slots.append(.value(newValue))
+                append(key, .value(newValue), to: 0)
             }
         }
     }
@@ -71,12 +85,16 @@ public struct Event: Sendable, Equatable {
     /// setting `nil` removes.
     public subscript(path: FieldPath) -> FieldValue? {
         get {
-            guard var value = self[path.head] else { return nil }
-            for key in path.components.dropFirst() {
-                guard case .object(let map) = value, let next = map[key] else { return nil }
-                value = next
+            var n: Int32 = 0
+            for (depth, key) in path.components.enumerated() {
+                guard case .object = nodes[Int(n)].content else {
+                    // A value not made into nodes: the rest of the path is read inside it.
+                    return value(of: n).value(at: path.components[depth...])
+                }
+                guard let c = child(of: n, named: key) else { return nil }
+                n = c
             }
-            return value
+            return value(of: n)
         }
         set { _ = set(path, to: newValue) }
     }
@@ -99,39 +117,37 @@ public struct Event: Sendable, Equatable {
     /// one ends the walk. `nil`, without calling `body`, if the walk ends or
     /// a value that is not an object is in the way.
     mutating func modify<R>(_ path: FieldPath, creating: Bool, _ body: (inout FieldValue?) -> R) -> R? {
-        let head = path.head
-        guard path.components.count > 1 else {
-            var value = self[head]
+        var n: Int32 = 0
+        for key in path.components.dropLast() {
+            guard expand(n) else { return nil }
+            if let c = child(of: n, named: key) {
+                n = c
+            } else {
+                guard creating else { return nil }
+                n = append(key, .object, to: n)
+            }
+        }
+        guard expand(n) else { return nil }
+        let key = path.components[path.components.count - 1]
+        guard let c = child(of: n, named: key) else {
+            var value: FieldValue?
             let result = body(&value)
-            self[head] = value
+            if let value { append(key, .value(value), to: n) }
             return result
         }
-        let i: Int
-        var top: FieldValue
-        if let found = index(of: head) {
-            i = found
-            top = decode(slots[i])
-            // The slot lets go of the value while it changes, so that it changes in place.
-            slots[i] = .value(.null)
-        } else {
-            guard creating else { return nil }
-            i = keys.count
-            keys.append(head)
-            slots.append(.value(.null))
-            top = .object(FieldMap())
-        }
-        let result = top.modify(path.components.dropFirst(), creating: creating, body)
-        slots[i] = .value(top)
+        var value: FieldValue? = take(c)
+        let result = body(&value)
+        if let value { replace(c, with: value) } else { unlink(c, from: n) }
         return result
     }
 
     /// Whether a top-level field is present.
-    public func contains(_ key: String) -> Bool { index(of: key) != nil }
+    public func contains(_ key: String) -> Bool { child(of: 0, named: key) != nil }
 
     /// The raw JSON bytes of a top-level field not yet decoded or changed;
     /// lets a reader compare without decoding.
     public func rawBytes(_ key: String) -> ArraySlice<UInt8>? {
-        guard let i = index(of: key), case .raw(let range) = slots[i] else { return nil }
+        guard let n = child(of: 0, named: key), case .raw(let range) = nodes[Int(n)].content else { return nil }
         return source[range]
     }
 
@@ -150,46 +166,139 @@ public struct Event: Sendable, Equatable {
     /// their bytes.
     public func write(to writer: inout JSONWriter) {
         if isSourceUnchanged { writer.out.append(contentsOf: source); return }
-        writer.out.append(UInt8(ascii: "{"))
-        for i in keys.indices {
-            if i > 0 { writer.out.append(UInt8(ascii: ",")) }
-            writer.write(string: keys[i])
-            writer.out.append(UInt8(ascii: ":"))
-            switch slots[i] {
-            case .raw(let range): writer.out.append(contentsOf: source[range])
-            case .value(let value): writer.write(value)
-            }
-        }
-        writer.out.append(UInt8(ascii: "}"))
-    }
-
-    private var isSourceUnchanged: Bool {
-        slots.count == sourceFields && slots.allSatisfy { if case .raw = $0 { true } else { false } }
+        writeObject(0, to: &writer)
     }
 
     public static func == (a: Event, b: Event) -> Bool { a.fields == b.fields }
 
-    private func index(of key: String) -> Int? { keys.lastIndex(of: key) }
+    private var isSourceUnchanged: Bool {
+        guard sourceFields >= 0 else { return false }
+        var count = 0
+        for n in children(of: 0) {
+            guard case .raw = nodes[Int(n)].content else { return false }
+            count += 1
+        }
+        return count == sourceFields
+    }
 
-    private func decode(_ slot: Slot) -> FieldValue {
-        switch slot {
-        case .value(let v): return v
+    private func writeObject(_ n: Int32, to writer: inout JSONWriter) {
+        writer.out.append(UInt8(ascii: "{"))
+        var c = nodes[Int(n)].first
+        while c >= 0 {
+            if c != nodes[Int(n)].first { writer.out.append(UInt8(ascii: ",")) }
+            writer.write(string: nodes[Int(c)].key)
+            writer.out.append(UInt8(ascii: ":"))
+            switch nodes[Int(c)].content {
+            case .raw(let range): writer.out.append(contentsOf: source[range])
+            case .value(let value): writer.write(value)
+            case .object: writeObject(c, to: &writer)
+            }
+            c = nodes[Int(c)].next
+        }
+        writer.out.append(UInt8(ascii: "}"))
+    }
+
+    /// The fields of object node `n` in order.
+    private func children(of n: Int32) -> [Int32] {
+        var out: [Int32] = []
+        var c = nodes[Int(n)].first
+        while c >= 0 {
+            out.append(c)
+            c = nodes[Int(c)].next
+        }
+        return out
+    }
+
+    /// The field `key` of object node `parent`; the last one of that name,
+    /// as a JSON parser reads a repeated key.
+    private func child(of parent: Int32, named key: String) -> Int32? {
+        // Lengths first: unequal keys mostly differ in length, and comparing
+        // lengths costs far less than comparing strings.
+        let length = key.utf8.count
+        var found: Int32?
+        var c = nodes[Int(parent)].first
+        while c >= 0 {
+            if nodes[Int(c)].key.utf8.count == length, nodes[Int(c)].key == key { found = c }
+            c = nodes[Int(c)].next
+        }
+        return found
+    }
+
+    @discardableResult
+    private mutating func append(_ key: String, _ content: Content, to parent: Int32) -> Int32 {
+        let n = Int32(nodes.count)
+        nodes.append(Node(key: key, content: content))
+        let last = nodes[Int(parent)].last
+        if last >= 0 { nodes[Int(last)].next = n } else { nodes[Int(parent)].first = n }
+        nodes[Int(parent)].last = n
+        return n
+    }
+
+    /// Takes node `n` out of its object's fields; its storage stays unused
+    /// until the event goes.
+    private mutating func unlink(_ n: Int32, from parent: Int32) {
+        var previous: Int32 = -1
+        var c = nodes[Int(parent)].first
+        while c >= 0, c != n {
+            previous = c
+            c = nodes[Int(c)].next
+        }
+        guard c == n else { return }
+        let next = nodes[Int(n)].next
+        if previous >= 0 { nodes[Int(previous)].next = next } else { nodes[Int(parent)].first = next }
+        if nodes[Int(parent)].last == n { nodes[Int(parent)].last = previous }
+    }
+
+    private mutating func replace(_ n: Int32, with value: FieldValue) {
+        nodes[Int(n)].content = .value(value)
+        nodes[Int(n)].first = -1
+        nodes[Int(n)].last = -1
+    }
+
+    /// Node `n`'s value, leaving a placeholder, so that a value changed and
+    /// put back (an array appended to) is changed in place.
+    private mutating func take(_ n: Int32) -> FieldValue {
+        guard case .value(let value) = nodes[Int(n)].content else { return self.value(of: n) }
+        nodes[Int(n)].content = .value(.null)
+        return value
+    }
+
+    /// Makes node `n` an object of nodes if its value is an object; `false`
+    /// if it holds anything else.
+    private mutating func expand(_ n: Int32) -> Bool {
+        if case .object = nodes[Int(n)].content { return true }
+        guard case .object(let map) = value(of: n) else { return false }
+        nodes[Int(n)].content = .object
+        nodes[Int(n)].first = -1
+        nodes[Int(n)].last = -1
+        for entry in map.entries { append(entry.key, .value(entry.value), to: n) }
+        return true
+    }
+
+    private func value(of n: Int32) -> FieldValue {
+        switch nodes[Int(n)].content {
+        case .value(let value): return value
+        case .object: return .object(object(n))
         case .raw(let range):
             // The document was validated when the event was made.
             return (try? JSONParser.parse(source[range])) ?? .null
         }
     }
+
+    private func object(_ n: Int32) -> FieldMap {
+        FieldMap(children(of: n).map { (nodes[Int($0)].key, value(of: $0)) })
+    }
 }
 
 extension FieldValue {
-    /// ``Event/modify(_:creating:_:)`` below this value.
-    mutating func modify<R>(_ path: ArraySlice<String>, creating: Bool, _ body: (inout FieldValue?) -> R) -> R? {
-        guard let key = path.first, case .object(var map) = self else { return nil }
-        // Letting go of the map while it changes keeps it uniquely referenced: no copy.
-        self = .null
-        defer { self = .object(map) }
-        if path.count == 1 { return map.modify(key, body) }
-        guard creating || map[key] != nil else { return nil }
-        return map.update(key, initial: .object(FieldMap())) { $0.modify(path.dropFirst(), creating: creating, body) }
+    /// The value at `path` below this one, through objects; `nil` if a
+    /// field on the way is missing or not an object.
+    func value(at path: ArraySlice<String>) -> FieldValue? {
+        var value = self
+        for key in path {
+            guard case .object(let map) = value, let next = map[key] else { return nil }
+            value = next
+        }
+        return value
     }
 }

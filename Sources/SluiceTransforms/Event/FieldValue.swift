@@ -101,32 +101,12 @@ public struct FieldMap: Sendable, Equatable {
         }
     }
 
-    /// Runs `body` on the value of `key` in place (added as `initial` when
-    /// missing), so that a nested change does not copy the map.
-    mutating func update<R>(_ key: String, initial: FieldValue, _ body: (inout FieldValue) -> R) -> R {
-        if let i = index(of: key) { return body(&entries[i].value) }
-        entries.append(Entry(key: key, value: initial))
-        return body(&entries[entries.count - 1].value)
+    private func index(of key: String) -> Int? {
+        // Lengths first: unequal keys mostly differ in length, and comparing
+        // lengths costs far less than comparing strings.
+        let length = key.utf8.count
+        return entries.firstIndex { $0.key.utf8.count == length && $0.key == key }
     }
-
-    /// Runs `body` on the value of `key` in place (`nil` when absent;
-    /// setting `nil` removes it).
-    mutating func modify<R>(_ key: String, _ body: (inout FieldValue?) -> R) -> R {
-        guard let i = index(of: key) else {
-            var value: FieldValue?
-            let result = body(&value)
-            if let value { entries.append(Entry(key: key, value: value)) }
-            return result
-        }
-        var value: FieldValue? = entries[i].value
-        // The entry lets go of the value while it changes, so that it changes in place.
-        entries[i].value = .null
-        let result = body(&value)
-        if let value { entries[i].value = value } else { entries.remove(at: i) }
-        return result
-    }
-
-    private func index(of key: String) -> Int? { entries.firstIndex { $0.key == key } }
 }
 
 extension FieldValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,

@@ -154,25 +154,10 @@ struct JSONScanner {
         throw error("unterminated string")
     }
 
-    /// Skips 8 bytes at a time while none of them is a quote, a backslash or
-    /// a control character (SWAR: a few arithmetic operations per word).
+    /// Skips the bytes a string holds as they are (see ``JSONString/plainRun(_:from:)``).
     @inline(__always)
     mutating func skipPlainStringBytes() {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let raw = UnsafeRawPointer(bytes.baseAddress!)
-        while i + 8 <= bytes.count {
-            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
-            // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
-            // below 0x20 iff (w - 0x20…) & ~w has one. A borrow can only flag
-            // bytes above a truly special one, so the lowest flag is exact.
-            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)) & highs
-            if special != 0 {
-                i += special.trailingZeroBitCount / 8
-                return
-            }
-            i += 8
-        }
+        i = JSONString.plainRun(bytes, from: i)
     }
 
     static func hexValue(_ c: UInt8) -> UInt32? {
@@ -219,4 +204,35 @@ struct JSONScanner {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// What JSON strings have in common for reading and writing.
+enum JSONString {
+    /// The index of the first byte at or after `start` that a JSON string
+    /// cannot hold as it is (a quote, a backslash or a control character),
+    /// or the end. Reads 8 bytes at a time (SWAR: a few arithmetic
+    /// operations per word).
+    @inline(__always)
+    static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = bytes.baseAddress else { return start }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let raw = UnsafeRawPointer(base)
+        var i = start
+        while i + 8 <= bytes.count {
+            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
+            // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
+            // below 0x20 iff (w - 0x20…) & ~w has one. A borrow can only flag
+            // bytes above a truly special one, so the lowest flag is exact.
+            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)) & highs
+            if special != 0 { return i + special.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < bytes.count, !isSpecial(base[i]) { i += 1 }
+        return i
+    }
+
+    /// Whether a string must escape `c`.
+    @inline(__always)
+    static func isSpecial(_ c: UInt8) -> Bool { c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") }
 }

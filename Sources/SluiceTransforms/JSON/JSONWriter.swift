@@ -55,12 +55,13 @@ public struct JSONWriter {
         out.append(UInt8(ascii: "\""))
         // Runs of bytes that need no escape are copied in one go.
         var start = 0
-        for i in bytes.indices where bytes[i] < 0x20 || bytes[i] == UInt8(ascii: "\"") || bytes[i] == UInt8(ascii: "\\") {
-            if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
-            escape(bytes[i])
-            start = i + 1
+        while start < bytes.count {
+            let end = JSONString.plainRun(bytes, from: start)
+            if start < end { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+            guard end < bytes.count else { break }
+            escape(bytes[end])
+            start = end + 1
         }
-        if start < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
         out.append(UInt8(ascii: "\""))
     }
 

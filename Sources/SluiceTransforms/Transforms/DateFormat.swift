@@ -170,9 +170,9 @@ struct DateReader {
             case .second: guard let s = number(min: 1, max: 2) else { return nil }; second = s
             case .fraction: guard readFraction() else { return nil }
             case .offset: guard readOffset() else { return nil }
-            case .zoneName: guard readOffset() || word() == "UTC" else { return nil }; offset = offset ?? 0
+            case .zoneName: guard readOffset() || word(is: "UTC") else { return nil }; offset = offset ?? 0
             case .dayName: guard word() != nil else { return nil }
-            case .literal(let c): for byte in c.utf8 { guard i < chars.count, chars[i] == byte else { return nil }; i += 1 }
+            case .literal(let c): for byte in c.utf8 { guard literal(byte) else { return nil } }
             }
         }
         return i == chars.count ? epochMilliseconds(defaultOffset) : nil
@@ -237,14 +237,26 @@ struct DateReader {
     }
 
     private mutating func monthName() -> Int? {
-        guard let w = word(), w.count >= 3, let index = Self.months.firstIndex(of: String(w.prefix(3)).lowercased()) else { return nil }
+        guard let w = word(), w.count >= 3 else { return nil }
+        // The first three letters, lowercased, against each month's.
+        let key = chars[w.lowerBound..<(w.lowerBound + 3)].map { $0 | 0x20 }
+        guard let index = Self.monthBytes.firstIndex(of: key) else { return nil }
         return index + 1
     }
 
-    private mutating func word() -> String? {
+    private static let monthBytes = months.map { Array($0.utf8) }
+
+    /// The letters from here on; `nil` if there are none.
+    private mutating func word() -> Range<Int>? {
         let start = i
         while i < chars.count, (0x41...0x5A).contains(chars[i] & ~0x20) { i += 1 }
-        return i > start ? String(decoding: chars[start..<i], as: UTF8.self) : nil
+        return i > start ? start..<i : nil
+    }
+
+    /// Whether a word is here that reads `text` (ASCII letters, any case).
+    private mutating func word(is text: StaticString) -> Bool {
+        guard let w = word() else { return false }
+        return w.count == text.utf8CodeUnitCount && zip(chars[w], UnsafeBufferPointer(start: text.utf8Start, count: w.count)).allSatisfy { $0 == $1 }
     }
 
     private func epochMilliseconds(_ defaultOffset: Int) -> Int64? {
@@ -255,8 +267,11 @@ struct DateReader {
     }
 
     private func daysIn(_ month: Int, _ year: Int) -> Int {
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -274,17 +289,26 @@ struct DateReader {
 /// Logstash writes `@timestamp`: `2013-12-11T08:01:45.000Z`.
 public func iso8601(milliseconds: Int64) -> String {
     let t = CivilTime(milliseconds: milliseconds)
-    var out = [UInt8](repeating: UInt8(ascii: "0"), count: 24)
-    func put(_ v: Int, at end: Int, digits: Int) {
-        var v = v
-        for k in stride(from: end, to: end - digits, by: -1) { out[k] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
+    // Years outside 0…9999 do not fit the 24 characters; they are written as the format allows.
+    guard (0...9999).contains(t.year) else {
+        return "\(t.year)-\(two(t.month))-\(two(t.day))T\(two(t.hour)):\(two(t.minute)):\(two(t.second)).\(three(t.millisecond))Z"
     }
-    put(t.year, at: 3, digits: 4); put(t.month, at: 6, digits: 2); put(t.day, at: 9, digits: 2)
-    put(t.hour, at: 12, digits: 2); put(t.minute, at: 15, digits: 2); put(t.second, at: 18, digits: 2)
-    put(t.millisecond, at: 22, digits: 3)
-    for (k, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] { out[k] = UInt8(ascii: c) }
-    return String(decoding: out, as: UTF8.self)
+    return String(unsafeUninitializedCapacity: 24) { out in
+        func put(_ v: Int, at end: Int, digits: Int) {
+            var v = v
+            for k in stride(from: end, to: end - digits, by: -1) { out[k] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
+        }
+        put(t.year, at: 3, digits: 4); put(t.month, at: 6, digits: 2); put(t.day, at: 9, digits: 2)
+        put(t.hour, at: 12, digits: 2); put(t.minute, at: 15, digits: 2); put(t.second, at: 18, digits: 2)
+        put(t.millisecond, at: 22, digits: 3)
+        out[4] = UInt8(ascii: "-"); out[7] = UInt8(ascii: "-"); out[10] = UInt8(ascii: "T")
+        out[13] = UInt8(ascii: ":"); out[16] = UInt8(ascii: ":"); out[19] = UInt8(ascii: "."); out[23] = UInt8(ascii: "Z")
+        return 24
+    }
 }
+
+private func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+private func three(_ v: Int) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
 
 /// The UTC calendar date and time of an instant.
 struct CivilTime {
