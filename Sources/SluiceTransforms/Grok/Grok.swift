@@ -178,10 +178,10 @@ extension Transform {
                     }
                     for subject in subjects {
                         for (j, grok) in groks.enumerated() {
-                            guard let captured = grok.capture(subject, matchers[i][j], keepEmpty: options.keepEmptyCaptures) else { continue }
-                            matched = true
-                            for (capture, value) in captured where !record.value.put(capture, value) {
-                                return .notAnObject(capture.field)
+                            switch grok.capture(subject, matchers[i][j], keepEmpty: options.keepEmptyCaptures, into: &record.value) {
+                            case .noMatch: continue
+                            case .notAnObject(let field): return .notAnObject(field)
+                            case .written: matched = true
                             }
                             if options.breakOnMatch { break }
                         }
@@ -207,18 +207,28 @@ extension Grok {
         return copy
     }
 
-    /// The captures and values `matcher` finds in `subject`, or `nil` if it does not match.
-    func capture(_ subject: String, _ matcher: PCRERegex.Matcher, keepEmpty: Bool) -> [(Capture, FieldValue)]? {
+    /// What matching one subject did.
+    enum Outcome {
+        case noMatch, written
+        /// A capture's field lies below a value that is not an object; the
+        /// captures before it are written.
+        case notAnObject(FieldPath)
+    }
+
+    /// Matches `subject` with `matcher` and writes what each group captured
+    /// into `event`.
+    func capture(_ subject: String, _ matcher: PCRERegex.Matcher, keepEmpty: Bool, into event: inout Event) -> Outcome {
         var subject = subject
-        return subject.withUTF8 { bytes -> [(Capture, FieldValue)]? in
-            guard let groups = matcher.groups(bytes) else { return nil }
-            var out: [(Capture, FieldValue)] = []
-            for (group, range) in groups.enumerated() {
-                guard let range, let capture = captures[group], keepEmpty || !range.isEmpty else { continue }
+        return subject.withUTF8 { bytes -> Outcome in
+            guard matcher.match(bytes) else { return .noMatch }
+            for group in captures.indices {
+                guard let capture = captures[group], let range = matcher.range(ofGroup: group), keepEmpty || !range.isEmpty else { continue }
                 let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                out.append((capture, capture.type.map { $0.convert(text) } ?? .string(text)))
+                guard event.put(capture, capture.type.map { $0.convert(text) } ?? .string(text)) else {
+                    return .notAnObject(capture.field)
+                }
             }
-            return out
+            return .written
         }
     }
 }

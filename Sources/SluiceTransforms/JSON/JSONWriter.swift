@@ -82,15 +82,18 @@ public struct JSONWriter {
 
     /// Appends `i` in decimal without making a string of it.
     public mutating func write(integer i: Int) {
-        guard i != 0 else { out.append(UInt8(ascii: "0")); return }
         if i < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = i.magnitude
-        let start = out.count
-        while magnitude > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
+        // Digits come out last first: into a buffer on the stack, then appended in order.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = i.magnitude
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
-        out[start...].reverse()
     }
 
     private mutating func append(_ s: StaticString) {

@@ -94,18 +94,20 @@ public final class PCRERegex: Sendable {
             return text.withUTF8 { matches($0) }
         }
 
-        /// Matches `bytes` from `start`; on success, the byte ranges of each
-        /// group (`nil` for a group that took no part), group 0 first.
-        public func groups(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) -> [Range<Int>?]? {
-            let rc = withSubject(bytes) { base, count in
-                pcre2_match_8(regex.code, base, count, start, UInt32(PCRE2_NO_UTF_CHECK), matchData, nil)
+        /// Matches `bytes` from `start`; on success, ``range(ofGroup:)`` reads
+        /// where each group matched, until the next match.
+        public func match(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) -> Bool {
+            withSubject(bytes) { base, count in
+                pcre2_match_8(regex.code, base, count, start, UInt32(PCRE2_NO_UTF_CHECK), matchData, nil) >= 0
             }
-            guard rc >= 0 else { return nil }
+        }
+
+        /// The byte range group `group` matched in the last successful
+        /// ``match(_:from:)`` (0 = the whole match); `nil` for a group that took no part.
+        public func range(ofGroup group: Int) -> Range<Int>? {
             let ovector = pcre2_get_ovector_pointer_8(matchData)!
-            return (0...regex.groupCount).map { g in
-                let s = ovector[2 * g], e = ovector[2 * g + 1]
-                return s < 0 ? nil : s..<e  // PCRE2_UNSET, ~0 as a size_t, reads as -1
-            }
+            let s = ovector[2 * group], e = ovector[2 * group + 1]
+            return s < 0 ? nil : s..<e  // PCRE2_UNSET, ~0 as a size_t, reads as -1
         }
 
         /// Replaces every match in `text` by `replacement`, in which `$1` or

@@ -87,11 +87,9 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
         case .unix: return Double(text).flatMap { Int64(exactly: ($0 * 1000).rounded()) }
         case .unixMilliseconds: return Int64(text) ?? Double(text).flatMap { Int64(exactly: $0.rounded(.towardZero)) }
         case .iso8601:
-            var reader = DateReader(text)
-            return reader.readISO8601(defaultOffset: defaultOffsetSeconds)
+            return DateReader.reading(text) { $0.readISO8601(defaultOffset: defaultOffsetSeconds) }
         case .pattern(let tokens):
-            var reader = DateReader(text)
-            return reader.read(tokens, defaultOffset: defaultOffsetSeconds)
+            return DateReader.reading(text) { $0.read(tokens, defaultOffset: defaultOffsetSeconds) }
         }
     }
 }
@@ -147,12 +145,21 @@ extension Array where Element == DateFormat {
 struct DateReader {
     // UTF-8 bytes: every token reads ASCII, and Character-level access costs
     // more than the rest of a date step together.
-    private let chars: [UInt8]
+    private let chars: UnsafeBufferPointer<UInt8>
     private var i = 0
     private var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millisecond = 0
     private var offset: Int?
 
-    init(_ text: String) { chars = Array(text.utf8) }
+    private init(_ chars: UnsafeBufferPointer<UInt8>) { self.chars = chars }
+
+    /// Runs `body` on a reader of `text`'s UTF-8 bytes (no copy of them).
+    static func reading<R>(_ text: String, _ body: (inout DateReader) -> R) -> R {
+        var text = text
+        return text.withUTF8 { bytes in
+            var reader = DateReader(bytes)
+            return body(&reader)
+        }
+    }
 
     static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 

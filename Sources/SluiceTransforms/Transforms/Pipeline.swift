@@ -50,11 +50,18 @@ public struct Pipeline: Sendable {
     typealias Run = (inout Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Bool
 
     private static func compile(_ steps: [PipelineStep]) -> Run {
-        let runs = steps.map(compile(step:))
+        let runs = steps.map { CompiledStep(run: compile(step: $0)) }
         return { record, emit in
-            for run in runs where try !run(&record, emit) { return false }
+            for step in runs where try !step.run(&record, emit) { return false }
             return true
         }
+    }
+
+    /// A compiled step. Kept in a struct because an array of bare closures
+    /// stores them generically, and each call then wraps `emit` in a thunk
+    /// allocated on the heap: one allocation per step per record.
+    private struct CompiledStep {
+        let run: Run
     }
 
     private static func compile(step: PipelineStep) -> Run {
