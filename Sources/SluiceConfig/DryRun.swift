@@ -94,7 +94,7 @@ extension DryRun.Output {
         case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
         var writer = JSONWriter()
-        writer.out.reserveCapacity(1024)
+        writer.out.reserveCapacity(2048)
         writer.out += #"{"destination":"#.utf8
         writer.write(string: destination)
         writer.out += #","key":"#.utf8

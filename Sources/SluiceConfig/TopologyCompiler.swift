@@ -64,8 +64,7 @@ extension SourceSpec {
         case .text:
             var line = value[...]
             while let last = line.last, last == 0x0A || last == 0x0D { line.removeLast() }
-            event = Event()
-            event.reserveCapacity(48)  // the fields the steps will add, at every depth
+            event = Event(capacity: 48)  // the fields the steps will add, at every depth
             event["message"] = .string(String(decoding: line, as: UTF8.self))
         case .statsd:
             preconditionFailure("a statsd source is read by StatsDDecoder")

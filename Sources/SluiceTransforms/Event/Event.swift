@@ -37,9 +37,15 @@ public struct Event: Sendable, Equatable {
     }
 
     /// An empty event.
-    public init() {
+    public init() { self.init(capacity: 0) }
+
+    /// An empty event with room for `capacity` fields (at any depth), so
+    /// that adding them does not regrow its storage field by field.
+    public init(capacity: Int) {
         source = []
-        nodes = [Node(key: "", content: .object)]
+        nodes = []
+        nodes.reserveCapacity(capacity + 1)
+        nodes.append(Node(key: "", content: .object))
     }
 
     /// An event of the given fields.
@@ -58,10 +64,6 @@ public struct Event: Sendable, Equatable {
         for field in view.fields { append(view.key(of: field), .raw(field.valueStart..<field.valueEnd), to: 0) }
         sourceFields = view.fields.count
     }
-
-    /// Makes room for `count` fields (at any depth), so that adding them
-    /// does not regrow the event's storage field by field.
-    public mutating func reserveCapacity(_ count: Int) { nodes.reserveCapacity(count + 1) }
 
     /// The top-level field names in order.
     public var fieldNames: [String] { children(of: 0).map { nodes[Int($0)].key } }

@@ -49,9 +49,6 @@ public struct JSONWriter {
 
     /// Appends UTF-8 `bytes` as a JSON string literal, escaping what JSON requires.
     public mutating func write(string bytes: UnsafeBufferPointer<UInt8>) {
-        // One reservation for the common case (nothing to escape), so that
-        // appending never reallocates mid-string.
-        out.reserveCapacity(out.count + bytes.count + 2)
         out.append(UInt8(ascii: "\""))
         // Runs of bytes that need no escape are copied in one go.
         var start = 0
