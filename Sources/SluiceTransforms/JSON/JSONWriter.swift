@@ -43,6 +43,9 @@ public struct JSONWriter {
 
     /// Appends `s` as a JSON string literal, escaping what JSON requires.
     public mutating func write(string s: String) {
+        // A native string lends its bytes; a small one (most field names)
+        // is copied to the stack first.
+        if s.utf8.withContiguousStorageIfAvailable({ write(string: $0) }) != nil { return }
         var s = s
         s.withUTF8 { write(string: $0) }
     }

@@ -16,7 +16,9 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
 
     enum Token: Sendable, Equatable {
         case year(digits: Int), month(digits: Int), monthName, day, hour, minute, second, fraction, offset(colon: Bool),
-             zoneName, dayName, literal(Character)
+             zoneName, dayName
+        /// A character to match as it is, as its UTF-8 bytes.
+        case literal([UInt8])
     }
 
     let kind: Kind
@@ -70,11 +72,11 @@ public struct DateFormat: Sendable, Equatable, CustomStringConvertible {
                 guard let close = chars[(i + 1)...].firstIndex(of: "'") else {
                     throw ParseError(description: "expected a closing ' in date pattern '\(text)'")
                 }
-                tokens += chars[(i + 1)..<close].map(Token.literal)
+                tokens += chars[(i + 1)..<close].map { .literal(Array($0.utf8)) }
                 n = close - i + 1
             default:
                 if c.isLetter { throw ParseError(description: "unknown letter '\(c)' in date pattern '\(text)'") }
-                tokens += Array(repeating: .literal(c), count: n)
+                tokens += Array(repeating: .literal(Array(c.utf8)), count: n)
             }
             i += n
         }
@@ -126,7 +128,7 @@ extension DateFormat {
                 case .zoneName: out += "UTC"
                 // 1970-01-01 was a Thursday.
                 case .dayName: out += ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((t.days % 7) + 7) % 7]
-                case .literal(let c): out.append(c)
+                case .literal(let bytes): out += String(decoding: bytes, as: UTF8.self)
                 }
             }
             return out
@@ -179,7 +181,7 @@ struct DateReader {
             case .offset: guard readOffset() else { return nil }
             case .zoneName: guard readOffset() || word(is: "UTC") else { return nil }; offset = offset ?? 0
             case .dayName: guard word() != nil else { return nil }
-            case .literal(let c): for byte in c.utf8 { guard literal(byte) else { return nil } }
+            case .literal(let bytes): for byte in bytes { guard literal(byte) else { return nil } }
             }
         }
         return i == chars.count ? epochMilliseconds(defaultOffset) : nil
@@ -246,12 +248,20 @@ struct DateReader {
     private mutating func monthName() -> Int? {
         guard let w = word(), w.count >= 3 else { return nil }
         // The first three letters, lowercased, against each month's.
-        let key = chars[w.lowerBound..<(w.lowerBound + 3)].map { $0 | 0x20 }
-        guard let index = Self.monthBytes.firstIndex(of: key) else { return nil }
+        let key = Self.packed(chars[w.lowerBound], chars[w.lowerBound + 1], chars[w.lowerBound + 2])
+        guard let index = Self.packedMonths.firstIndex(of: key) else { return nil }
         return index + 1
     }
 
-    private static let monthBytes = months.map { Array($0.utf8) }
+    /// Three letters, lowercased, in one integer.
+    private static func packed(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt32 {
+        UInt32(a | 0x20) << 16 | UInt32(b | 0x20) << 8 | UInt32(c | 0x20)
+    }
+
+    private static let packedMonths = months.map { name in
+        let b = Array(name.utf8)
+        return packed(b[0], b[1], b[2])
+    }
 
     /// The letters from here on; `nil` if there are none.
     private mutating func word() -> Range<Int>? {
