@@ -144,7 +144,9 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     }
 
     func start() throws {
-        consumer = try factory.makeConsumer(config: config.consumerConfig(processID: processID, thread: index), logger: logger)
+        consumer = try factory.makeConsumer(config: config.consumerConfig(processID: processID, thread: index,
+                                                                          writesToSinks: !topology.sinks.isEmpty),
+                                            logger: logger)
         consumer.rebalanceListener = self
         try startProducer()
         try makeSinks()

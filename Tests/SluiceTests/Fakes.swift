@@ -264,8 +264,12 @@ final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
     let changelogs = FakeChangelogs()
     var producers: [RecordingProducer] = []
     var producerConfigs: [KafkaConfig] = []
+    var consumerConfigs: [KafkaConfig] = []
 
-    func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient { consumer }
+    func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient {
+        consumerConfigs.append(config)
+        return consumer
+    }
 
     func makeProducer(config: KafkaConfig, logger: Logger) throws -> ProducerClient {
         producerConfigs.append(config)

@@ -127,6 +127,19 @@ final class SinkHolder: @unchecked Sendable {
         #expect(commits.count == 2, "a position is committed once")
     }
 
+    @Test func aThreadWritingToASinkOutsideKafkaPrefetchesLessUnlessTheConfigurationSaysOtherwise() throws {
+        try thread(.atLeastOnce).start()
+        var configured = config(.atLeastOnce)
+        configured.consumer = KafkaConfig(["queued.max.messages.kbytes": "4096"])
+        try StreamThread(index: 1, topology: try topology(), config: configured, processID: "p1", factory: factory,
+                         clock: clock, logger: Logger(label: "test")).start()
+        let plain = TopologyBuilder()
+        plain.stream(["in"]).to("out")
+        try StreamThread(index: 2, topology: try plain.build(), config: config(.atLeastOnce), processID: "p1", factory: factory,
+                         clock: clock, logger: Logger(label: "test")).start()
+        #expect(factory.consumerConfigs.map { $0["queued.max.messages.kbytes"] } == ["2048", "4096", "8192"])
+    }
+
     /// A thread counting `in`'s values in 10 s windows, results to a scripted sink.
     private func countingThread(_ guarantee: ProcessingGuarantee = .atLeastOnce, idleClose: Duration? = nil) throws -> StreamThread {
         let holder = self.holder
