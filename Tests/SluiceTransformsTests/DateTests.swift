@@ -42,6 +42,7 @@ import Testing
         #expect(iso8601(milliseconds: 1_386_748_905_000) == "2013-12-11T08:01:45.000Z")
         #expect(iso8601(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
         #expect(iso8601(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(iso8601(milliseconds: 253_402_300_800_000) == "10000-01-01T00:00:00.000Z", "a fifth digit of year is written, not cut")
     }
 
     @Test func theDateStepSetsTheTimestampFieldAndTheRecordTimeOrTagsAFailure() throws {

@@ -82,11 +82,7 @@ public final class PCRERegex: Sendable {
         deinit { pcre2_match_data_free_8(matchData) }
 
         /// Whether the expression matches somewhere in `bytes`.
-        public func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-            withSubject(bytes) { base, count in
-                pcre2_match_8(regex.code, base, count, 0, UInt32(PCRE2_NO_UTF_CHECK), matchData, nil) >= 0
-            }
-        }
+        public func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { match(bytes) }
 
         /// Whether the expression matches somewhere in `text`.
         public func matches(_ text: String) -> Bool {

@@ -270,7 +270,7 @@ struct DateReader {
         return i > start ? start..<i : nil
     }
 
-    /// Whether a word is here that reads `text` (ASCII letters, any case).
+    /// Whether a word is here that reads `text` exactly.
     private mutating func word(is text: StaticString) -> Bool {
         guard let w = word() else { return false }
         return w.count == text.utf8CodeUnitCount && zip(chars[w], UnsafeBufferPointer(start: text.utf8Start, count: w.count)).allSatisfy { $0 == $1 }

@@ -25,12 +25,12 @@ public struct KeyValueOptions: Sendable {
         let separators = fieldSplit + valueSplit + trimKey + trimValue
         guard separators.allSatisfy(\.isASCII) else {
             // Scalars, not Characters: splitting needs no grapheme breaking.
-            return pairs(of: Array(text.unicodeScalars), ascii: \.self) { var s = String.UnicodeScalarView(); s.append(contentsOf: $0); return String(s) }
+            return pairs(of: Array(text.unicodeScalars), scalar: \.self) { var s = String.UnicodeScalarView(); s.append(contentsOf: $0); return String(s) }
         }
         // ASCII separators never occur inside a multi-byte character: UTF-8 bytes split alike, and faster.
         var text = text
         return text.withUTF8 { bytes in
-            pairs(of: bytes, ascii: { Unicode.Scalar($0) }) { String(decoding: UnsafeBufferPointer(rebasing: $0), as: UTF8.self) }
+            pairs(of: bytes, scalar: { Unicode.Scalar($0) }) { String(decoding: UnsafeBufferPointer(rebasing: $0), as: UTF8.self) }
         }
     }
 
@@ -38,7 +38,7 @@ public struct KeyValueOptions: Sendable {
     /// every separator is ASCII); `scalar` reads a unit as a scalar, `string`
     /// makes text of a run of units.
     private func pairs<Units: RandomAccessCollection>(
-        of units: Units, ascii scalar: (Units.Element) -> Unicode.Scalar, string: (Units.SubSequence) -> String
+        of units: Units, scalar: (Units.Element) -> Unicode.Scalar, string: (Units.SubSequence) -> String
     ) -> [(String, String)] where Units.Index == Int {
         func isField(_ u: Units.Element) -> Bool { fieldSplit.contains(scalar(u)) }
         func isValue(_ u: Units.Element) -> Bool { valueSplit.contains(scalar(u)) }
