@@ -176,9 +176,11 @@ public struct Event: Sendable, Equatable {
     private var isSourceUnchanged: Bool {
         guard sourceFields >= 0 else { return false }
         var count = 0
-        for n in children(of: 0) {
-            guard case .raw = nodes[Int(n)].content else { return false }
+        var c = nodes[0].first
+        while c >= 0 {
+            guard case .raw = nodes[Int(c)].content else { return false }
             count += 1
+            c = nodes[Int(c)].next
         }
         return count == sourceFields
     }
