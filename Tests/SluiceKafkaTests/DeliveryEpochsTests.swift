@@ -35,4 +35,22 @@ import Testing
         for _ in 0..<5 { _ = epochs.close() }
         #expect(epochs.acknowledged() == first - 1)
     }
+
+    @Test func deliveriesInterleavedAcrossEpochsAndBeforeTheirEpochClosesAreEachCountedOnce() {
+        var epochs = DeliveryEpochs()
+        let first = epochs.current
+        for _ in 0..<3 { epochs.sent() }
+        epochs.delivered(epoch: first) // before its epoch closes
+        #expect(epochs.close() == first)
+        let second = epochs.current
+        for _ in 0..<2 { epochs.sent() }
+        epochs.delivered(epoch: second)
+        epochs.delivered(epoch: first)
+        epochs.delivered(epoch: second)
+        #expect(epochs.close() == second)
+        #expect(epochs.acknowledged() == first - 1, "one record of the first is still out")
+        epochs.delivered(epoch: first)
+        #expect(epochs.acknowledged() == second)
+        #expect(epochs.acknowledged() == second, "asking again changes nothing")
+    }
 }

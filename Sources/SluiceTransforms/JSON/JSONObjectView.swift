@@ -124,15 +124,22 @@ public struct JSONObjectView {
         var key = key
         return key.withUTF8 { k in
             bytes.withUnsafeBufferPointer { doc in
-                for f in fields.reversed() {
-                    if f.keyHasEscapes {
-                        if decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) { return f }
-                    } else if f.keyEnd - f.keyStart == k.count,
-                              k.isEmpty || memcmp(doc.baseAddress! + f.keyStart, k.baseAddress!, k.count) == 0 {
-                        return f
+                fields.withUnsafeBufferPointer { fields in
+                    // From the end, as the last duplicate wins. Most keys differ
+                    // in length: one subtraction and comparison per field then.
+                    var i = fields.count
+                    while i > 0 {
+                        i -= 1
+                        let f = fields[i]
+                        if f.keyEnd - f.keyStart == k.count, !f.keyHasEscapes {
+                            if k.isEmpty || memcmp(doc.baseAddress! + f.keyStart, k.baseAddress!, k.count) == 0 { return f }
+                        } else if f.keyHasEscapes,
+                                  decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) {
+                            return f
+                        }
                     }
+                    return nil
                 }
-                return nil
             }
         }
     }
