@@ -200,9 +200,11 @@ public final class KafkaProducer {
 
     /// The topic `name` as sent to. A few recent topics are kept in a small
     /// list first: comparing the same string instances is cheaper than
-    /// hashing one per record.
+    /// hashing one per record, and names of another length are passed over
+    /// without comparing their characters.
     private func sendTopic(_ name: String) -> SendTopic {
-        for entry in recentTopics where entry.name == name { return entry }
+        let length = name.utf8.count
+        for entry in recentTopics where entry.name.utf8.count == length && entry.name == name { return entry }
         let topic = topics[name] ?? SendTopic(name: name, handle: rd_kafka_topic_new(handle, name, nil)!)
         topics[name] = topic
         if recentTopics.count == 8 { recentTopics.removeFirst() }

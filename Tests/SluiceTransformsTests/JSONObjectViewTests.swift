@@ -52,6 +52,8 @@ import Testing
 
     @Test func theLastOfDuplicateKeysWins() throws {
         #expect(try view(#"{"a":1,"a":2}"#).int("a") == 2)
+        #expect(try view(#"{"key":1,"k\u0065y":2}"#).int("key") == 2, "an escaped spelling of the key is the same key")
+        #expect(try view(#"{"k\u0065y":1,"key":2}"#).int("key") == 2)
     }
 
     @Test(arguments: [

@@ -130,12 +130,12 @@ public struct JSONObjectView {
                     var i = fields.count
                     while i > 0 {
                         i -= 1
-                        let f = fields[i]
-                        if f.keyEnd - f.keyStart == k.count, !f.keyHasEscapes {
-                            if k.isEmpty || memcmp(doc.baseAddress! + f.keyStart, k.baseAddress!, k.count) == 0 { return f }
-                        } else if f.keyHasEscapes,
-                                  decodeString(from: f.keyStart - 1, to: f.keyEnd + 1) == String(decoding: k, as: UTF8.self) {
-                            return f
+                        let start = fields[i].keyStart, escaped = fields[i].keyHasEscapes
+                        if fields[i].keyEnd - start == k.count, !escaped {
+                            if k.isEmpty || memcmp(doc.baseAddress! + start, k.baseAddress!, k.count) == 0 { return fields[i] }
+                        } else if escaped,
+                                  decodeString(from: start - 1, to: fields[i].keyEnd + 1) == String(decoding: k, as: UTF8.self) {
+                            return fields[i]
                         }
                     }
                     return nil
