@@ -50,6 +50,19 @@ import Testing
         }
     }
 
+    @Test func aFieldFoundOnceReadsAsItsTypeAndAsNothingElse() throws {
+        let v = try view(#"{"path":"/api/v1","status":503,"ok":true,"ratio":0.5,"o":{"a":1}}"#)
+        let path = try #require(v["path"])
+        #expect(path.kind == .string && path.string == "/api/v1" && path.hasPrefix("/api") && !path.hasPrefix("/apix"))
+        #expect(path.int == nil && path.double == nil && path.bool == nil)
+        let status = try #require(v["status"])
+        #expect(status.kind == .number && status.int == 503 && status.double == 503 && status.string == nil)
+        #expect(!status.hasPrefix("5"), "a number is not a string with a prefix")
+        #expect(v["ok"]?.bool == true && v["ratio"]?.int == nil && v["ratio"]?.double == 0.5)
+        #expect(v["o"]?.kind == .object && v["o"].map { Array($0.raw) } == Array(#"{"a":1}"#.utf8))
+        #expect(v["missing"] == nil)
+    }
+
     @Test func theLastOfDuplicateKeysWins() throws {
         #expect(try view(#"{"a":1,"a":2}"#).int("a") == 2)
         #expect(try view(#"{"key":1,"k\u0065y":2}"#).int("key") == 2, "an escaped spelling of the key is the same key")

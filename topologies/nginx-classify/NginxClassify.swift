@@ -49,11 +49,12 @@ public enum NginxClassify {
     public static func parse(_ value: [UInt8]?) throws -> Access {
         guard let value else { throw InvalidRecord(description: "tombstone: no value to classify") }
         let json = try JSONObjectView(value)
-        guard let status = json.int("status") else { throw InvalidRecord(description: "no integer field status") }
-        if let kind = json.kind(of: "path"), kind != .string {
+        guard let status = json["status"]?.int else { throw InvalidRecord(description: "no integer field status") }
+        let path = json["path"]
+        if let kind = path?.kind, kind != .string {
             throw InvalidRecord(description: "field path is a \(kind), not a string")
         }
-        return Access(bytes: value, status: status, isAPI: json.string("path", hasPrefix: "/api"))
+        return Access(bytes: value, status: status, isAPI: path?.hasPrefix("/api") ?? false)
     }
 
     /// The topology: `input` → parse → split → one topic per destination.

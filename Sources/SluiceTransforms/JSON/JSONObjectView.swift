@@ -40,85 +40,38 @@ public struct JSONObjectView {
     /// The names of the top-level fields in document order.
     public var keys: [String] { fields.map(key(of:)) }
 
-    func key(of field: Field) -> String { decodeString(from: field.keyStart - 1, to: field.keyEnd + 1) ?? "" }
+    func key(of field: Field) -> String { decodeString(from: field.keyStart - 1, to: field.keyEnd + 1) }
+
+    /// A top-level field's value, found once and then read as any type;
+    /// `nil` if absent. With duplicate keys, the last one wins, as in most
+    /// parsers.
+    public subscript(key: String) -> Value? {
+        field(key).map { Value(raw: bytes[$0.valueStart..<$0.valueEnd]) }
+    }
 
     /// The raw bytes of a top-level field's value (a string keeps its quotes).
-    /// With duplicate keys, the last one wins, as in most parsers.
-    public func raw(_ key: String) -> ArraySlice<UInt8>? {
-        guard let f = field(key) else { return nil }
-        return bytes[f.valueStart..<f.valueEnd]
-    }
+    public func raw(_ key: String) -> ArraySlice<UInt8>? { self[key]?.raw }
 
     /// A string field's decoded text; `nil` if absent or not a string.
-    public func string(_ key: String) -> String? {
-        guard let f = field(key), bytes[f.valueStart] == UInt8(ascii: "\"") else { return nil }
-        return decodeString(from: f.valueStart, to: f.valueEnd)
-    }
+    public func string(_ key: String) -> String? { self[key]?.string }
 
-    /// Whether a string field starts with `prefix` (compared on the raw
-    /// bytes, so a prefix with characters JSON escapes is not supported).
-    public func string(_ key: String, hasPrefix prefix: String) -> Bool {
-        guard let f = field(key), bytes[f.valueStart] == UInt8(ascii: "\"") else { return false }
-        var i = f.valueStart + 1
-        for c in prefix.utf8 {
-            guard i < f.valueEnd - 1, bytes[i] == c else { return false }
-            i += 1
-        }
-        return true
-    }
+    /// Whether a string field starts with `prefix` (see ``Value/hasPrefix(_:)``).
+    public func string(_ key: String, hasPrefix prefix: String) -> Bool { self[key]?.hasPrefix(prefix) ?? false }
 
     /// An integer field; `nil` if absent, not a number, or not integral.
-    public func int(_ key: String) -> Int? {
-        guard let f = field(key) else { return nil }
-        var value = 0
-        var i = f.valueStart
-        let negative = bytes[i] == UInt8(ascii: "-")
-        if negative { i += 1 }
-        guard i < f.valueEnd else { return nil }
-        while i < f.valueEnd {
-            let d = bytes[i] &- UInt8(ascii: "0")
-            guard d < 10 else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(Int(d))
-            if o1 || o2 { return nil }
-            value = s
-            i += 1
-        }
-        return negative ? -value : value
-    }
+    public func int(_ key: String) -> Int? { self[key]?.int }
 
     /// A number field as a double; `nil` if absent or not a number.
-    public func double(_ key: String) -> Double? {
-        guard let raw = raw(key), let first = raw.first,
-              first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return nil }
-        return Double(String(decoding: raw, as: UTF8.self))
-    }
+    public func double(_ key: String) -> Double? { self[key]?.double }
 
     /// A boolean field; `nil` if absent or not a boolean.
-    public func bool(_ key: String) -> Bool? {
-        guard let f = field(key) else { return nil }
-        switch bytes[f.valueStart] {
-        case UInt8(ascii: "t"): return true
-        case UInt8(ascii: "f"): return false
-        default: return nil
-        }
-    }
+    public func bool(_ key: String) -> Bool? { self[key]?.bool }
 
     /// Whether the field is present (with any value, `null` included).
     public func contains(_ key: String) -> Bool { field(key) != nil }
 
     /// The JSON type of a top-level field's value; `nil` if absent.
-    public func kind(of key: String) -> JSONKind? {
-        guard let f = field(key) else { return nil }
-        switch bytes[f.valueStart] {
-        case UInt8(ascii: "\""): return .string
-        case UInt8(ascii: "{"): return .object
-        case UInt8(ascii: "["): return .array
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
-        case UInt8(ascii: "n"): return .null
-        default: return .number
-        }
-    }
+    public func kind(of key: String) -> JSONKind? { self[key]?.kind }
 
     private func field(_ key: String) -> Field? {
         var key = key
@@ -145,10 +98,81 @@ public struct JSONObjectView {
     }
 
     /// Decodes the string literal at `[start, end)` (quotes included).
-    private func decodeString(from start: Int, to end: Int) -> String? {
-        let body = bytes[(start + 1)..<(end - 1)]
-        guard body.contains(UInt8(ascii: "\\")) else { return String(decoding: body, as: UTF8.self) }
-        return JSONScanner.unescape(body)
+    private func decodeString(from start: Int, to end: Int) -> String {
+        JSONString.decode(literal: bytes[start..<end])
+    }
+}
+
+extension JSONObjectView {
+    /// One field's value in the document, as validated: reading it costs no
+    /// lookup, and nothing is copied until a string is decoded.
+    public struct Value {
+        /// The value's bytes (a string keeps its quotes).
+        public let raw: ArraySlice<UInt8>
+
+        /// Its JSON type.
+        public var kind: JSONKind {
+            switch raw.first {
+            case UInt8(ascii: "\""): .string
+            case UInt8(ascii: "{"): .object
+            case UInt8(ascii: "["): .array
+            case UInt8(ascii: "t"), UInt8(ascii: "f"): .bool
+            case UInt8(ascii: "n"): .null
+            default: .number
+            }
+        }
+
+        /// Its decoded text; `nil` if not a string.
+        public var string: String? {
+            guard raw.first == UInt8(ascii: "\"") else { return nil }
+            return JSONString.decode(literal: raw)
+        }
+
+        /// Whether it is a string that starts with `prefix`, compared on the
+        /// raw bytes (so a prefix with characters JSON escapes is not supported).
+        public func hasPrefix(_ prefix: String) -> Bool {
+            guard raw.first == UInt8(ascii: "\"") else { return false }
+            var i = raw.startIndex + 1
+            for c in prefix.utf8 {
+                guard i < raw.endIndex - 1, raw[i] == c else { return false }
+                i += 1
+            }
+            return true
+        }
+
+        /// Its integer value; `nil` if not a number or not integral.
+        public var int: Int? {
+            var value = 0
+            var i = raw.startIndex
+            let negative = raw[i] == UInt8(ascii: "-")
+            if negative { i += 1 }
+            guard i < raw.endIndex else { return nil }
+            while i < raw.endIndex {
+                let d = raw[i] &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(Int(d))
+                if o1 || o2 { return nil }
+                value = s
+                i += 1
+            }
+            return negative ? -value : value
+        }
+
+        /// Its value as a double; `nil` if not a number.
+        public var double: Double? {
+            guard kind == .number else { return nil }
+            return Double(String(decoding: raw, as: UTF8.self))
+        }
+
+        /// Its boolean value; `nil` if not a boolean.
+        public var bool: Bool? {
+            switch raw.first {
+            case UInt8(ascii: "t"): true
+            case UInt8(ascii: "f"): false
+            default: nil
+            }
+        }
     }
 }
 

@@ -232,6 +232,13 @@ enum JSONString {
         return i
     }
 
+    /// The text of a validated string literal (`literal` keeps its quotes).
+    static func decode(literal: ArraySlice<UInt8>) -> String {
+        let body = literal.dropFirst().dropLast()
+        guard body.contains(UInt8(ascii: "\\")) else { return String(decoding: body, as: UTF8.self) }
+        return JSONScanner.unescape(body)
+    }
+
     /// Whether a string must escape `c`.
     @inline(__always)
     static func isSpecial(_ c: UInt8) -> Bool { c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") }
