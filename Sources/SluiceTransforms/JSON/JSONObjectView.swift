@@ -131,13 +131,11 @@ extension JSONObjectView {
         /// Whether it is a string that starts with `prefix`, compared on the
         /// raw bytes (so a prefix with characters JSON escapes is not supported).
         public func hasPrefix(_ prefix: String) -> Bool {
-            guard raw.first == UInt8(ascii: "\"") else { return false }
-            var i = raw.startIndex + 1
-            for c in prefix.utf8 {
-                guard i < raw.endIndex - 1, raw[i] == c else { return false }
-                i += 1
+            guard raw.first == UInt8(ascii: "\""), raw.count - 2 >= prefix.utf8.count else { return false }
+            var prefix = prefix
+            return prefix.withUTF8 { p in
+                raw.withUnsafeBufferPointer { r in p.isEmpty || memcmp(r.baseAddress! + 1, p.baseAddress!, p.count) == 0 }
             }
-            return true
         }
 
         /// Its integer value; `nil` if not a number or not integral.
