@@ -106,7 +106,7 @@ public struct JSONObjectView {
 extension JSONObjectView {
     /// One field's value in the document, as validated: reading it costs no
     /// lookup, and nothing is copied until a string is decoded.
-    public struct Value {
+    public struct Value: Sendable {
         /// The value's bytes (a string keeps its quotes).
         public let raw: ArraySlice<UInt8>
 
