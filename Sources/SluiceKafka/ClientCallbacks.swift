@@ -7,10 +7,10 @@ import Logging
 /// here is confined to that thread; `log_cb` is routed to the same queue.
 final class ClientCallbacks: @unchecked Sendable {
     let logger: Logger
-    // Written for each delivered record. No access calls out (a delivery
-    // report runs on the thread that polls, between its other calls), so
-    // none overlaps another, and the run-time exclusivity check (about 80
-    // instructions each) is skipped.
+    // These two are written for each record sent or delivered. No access
+    // calls out (a delivery report runs on the thread that polls, between
+    // its other calls), so none overlaps another, and the run-time
+    // exclusivity check (about 80 instructions each) is skipped.
     @exclusivity(unchecked) var deliveredCount = 0
     var failedCount = 0
     @exclusivity(unchecked) var acknowledgements = DeliveryEpochs()

@@ -231,6 +231,8 @@ public final class KafkaProducer {
 private final class SendTopic {
     let name: String
     let handle: OpaquePointer
+    /// Records sent since the counts were last taken; unchecked for the
+    /// same reason as the producer's own counts.
     @exclusivity(unchecked) var sent = 0
 
     init(name: String, handle: OpaquePointer) {
