@@ -326,9 +326,12 @@ struct BenchPhaseCommand: ParsableCommand {
     }
 
     /// A consumer of the input with a stream thread's client settings (so
-    /// that a ratio to a ceiling measures the engine), in a group of the phase's own.
-    func bareConsumer(_ config: KafkaConfig, _ logger: Logger, topic: String? = nil) throws -> KafkaConsumer {
-        var consumerConfig = StreamsConfig.consumerDefaults.merging(config).merging(KafkaOptions.groupTimings)
+    /// that a ratio to a ceiling measures the engine), in a group of the
+    /// phase's own; `forSink`: those of a thread writing to a sink outside Kafka.
+    func bareConsumer(_ config: KafkaConfig, _ logger: Logger, topic: String? = nil, forSink: Bool = false) throws -> KafkaConsumer {
+        var defaults = StreamsConfig.consumerDefaults
+        if forSink { defaults = defaults.merging(StreamsConfig.sinkConsumerDefaults) }
+        var consumerConfig = defaults.merging(config).merging(KafkaOptions.groupTimings)
         consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
         let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
         try consumer.subscribe([topic ?? input])

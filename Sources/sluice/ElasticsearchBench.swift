@@ -39,13 +39,13 @@ extension BenchPhaseCommand {
         return PhaseOutcome(seconds: seconds, latencies: sender.latencies)
     }
 
-    /// The ceiling: a bare consumer (a stream thread's client settings)
+    /// The ceiling: a bare consumer (a sink's stream thread's client settings)
     /// turning each polled record's bytes into a bulk line with the sink's
     /// ids, 5,000-document requests, `--in-flight` under way; no engine, no
     /// parsing, nothing committed.
     func bulkFromBroker(_ url: String, _ config: KafkaConfig, _ logger: Logger) throws -> PhaseOutcome {
         let index = try freshIndex(url)
-        let consumer = try bareConsumer(config, logger)
+        let consumer = try bareConsumer(config, logger, forSink: true)
         var sender = BulkSender(url: url, inFlight: inFlight)
         var batch: [KafkaMessage] = []
         var body = BulkBody(index: index, input: input)

@@ -127,7 +127,7 @@ final class SinkHolder: @unchecked Sendable {
         #expect(commits.count == 2, "a position is committed once")
     }
 
-    @Test func aThreadWritingToASinkOutsideKafkaPrefetchesLessUnlessTheConfigurationSaysOtherwise() throws {
+    @Test func aThreadWritingToASinkOutsideKafkaPrefetchesLessInLongerRunsPerPartitionUnlessTheConfigurationSaysOtherwise() throws {
         try thread(.atLeastOnce).start()
         var configured = config(.atLeastOnce)
         configured.consumer = KafkaConfig(["queued.max.messages.kbytes": "4096"])
@@ -138,6 +138,8 @@ final class SinkHolder: @unchecked Sendable {
         try StreamThread(index: 2, topology: try plain.build(), config: config(.atLeastOnce), processID: "p1", factory: factory,
                          clock: clock, logger: Logger(label: "test")).start()
         #expect(factory.consumerConfigs.map { $0["queued.max.messages.kbytes"] } == ["2048", "4096", "8192"])
+        #expect(factory.consumerConfigs.map { $0["max.partition.fetch.bytes"] } == ["8388608", "8388608", nil],
+                "a sink's thread fetches long runs of one partition")
     }
 
     /// A thread counting `in`'s values in 10 s windows, results to a scripted sink.
