@@ -54,6 +54,33 @@ import Testing
         #expect(e["s"] == "text" && e.fieldNames == ["b", "s", "a"])
     }
 
+    @Test func fieldsRemovedFromTheStartMiddleAndEndLeaveTheRestFoundAndInOrder() throws {
+        var e = try event(#"{"a":1,"b":2,"c":3,"d":4,"e":5}"#)
+        e["c"] = nil
+        e["a"] = nil
+        e["e"] = nil
+        #expect(e.fieldNames == ["b", "d"])
+        #expect(e["a"] == nil && e["b"] == 2 && e["c"] == nil && e["d"] == 4 && e["e"] == nil)
+        e["f"] = 6
+        e["b"] = nil
+        e["d"] = nil
+        e["g"] = 7
+        #expect(e.fieldNames == ["f", "g"])
+        #expect(text(e.json()) == #"{"f":6,"g":7}"#)
+        e["f"] = nil
+        e["g"] = nil
+        e["a"] = 0
+        #expect(e.fieldNames == ["a"] && e["a"] == 0, "an object emptied and filled again")
+    }
+
+    @Test func removingARepeatedKeyUncoversTheValueBeforeIt() throws {
+        var e = try event(#"{"k":1,"x":0,"k":2}"#)
+        e["k"] = nil
+        #expect(e["k"] == 1)
+        e["k"] = nil
+        #expect(e["k"] == nil && e.fieldNames == ["x"])
+    }
+
     @Test func aRepeatedKeyReadsAsItsLastValueAsParsersDo() throws {
         var e = try event(#"{"k":1,"k":2}"#)
         #expect(e["k"] == 2)

@@ -20,9 +20,10 @@ public struct Event: Sendable, Equatable {
     struct Node: Sendable {
         var key: String
         var content: Content
-        /// The next field of the same object, the first and last fields of
-        /// this one (indices into `nodes`, -1 for none).
+        /// The next and previous fields of the same object, the first and
+        /// last fields of this one (indices into `nodes`, -1 for none).
         var next: Int32 = -1
+        var previous: Int32 = -1
         var first: Int32 = -1
         var last: Int32 = -1
     }
@@ -216,23 +217,24 @@ public struct Event: Sendable, Equatable {
     /// The field `key` of object node `parent`; the last one of that name,
     /// as a JSON parser reads a repeated key.
     private func child(of parent: Int32, named key: String) -> Int32? {
+        // From the last field back: the first match is the one that counts,
+        // and fields that steps added, which they read most, come last.
         // Lengths first: unequal keys mostly differ in length, and comparing
         // lengths costs far less than comparing strings.
         let length = key.utf8.count
-        var found: Int32?
-        var c = nodes[Int(parent)].first
+        var c = nodes[Int(parent)].last
         while c >= 0 {
-            if nodes[Int(c)].key.utf8.count == length, nodes[Int(c)].key == key { found = c }
-            c = nodes[Int(c)].next
+            if nodes[Int(c)].key.utf8.count == length, nodes[Int(c)].key == key { return c }
+            c = nodes[Int(c)].previous
         }
-        return found
+        return nil
     }
 
     @discardableResult
     private mutating func append(_ key: String, _ content: Content, to parent: Int32) -> Int32 {
         let n = Int32(nodes.count)
-        nodes.append(Node(key: key, content: content))
         let last = nodes[Int(parent)].last
+        nodes.append(Node(key: key, content: content, previous: last))
         if last >= 0 { nodes[Int(last)].next = n } else { nodes[Int(parent)].first = n }
         nodes[Int(parent)].last = n
         return n
@@ -241,16 +243,9 @@ public struct Event: Sendable, Equatable {
     /// Takes node `n` out of its object's fields; its storage stays unused
     /// until the event goes.
     private mutating func unlink(_ n: Int32, from parent: Int32) {
-        var previous: Int32 = -1
-        var c = nodes[Int(parent)].first
-        while c >= 0, c != n {
-            previous = c
-            c = nodes[Int(c)].next
-        }
-        guard c == n else { return }
-        let next = nodes[Int(n)].next
+        let previous = nodes[Int(n)].previous, next = nodes[Int(n)].next
         if previous >= 0 { nodes[Int(previous)].next = next } else { nodes[Int(parent)].first = next }
-        if nodes[Int(parent)].last == n { nodes[Int(parent)].last = previous }
+        if next >= 0 { nodes[Int(next)].previous = previous } else { nodes[Int(parent)].last = previous }
     }
 
     private mutating func replace(_ n: Int32, with value: FieldValue) {
