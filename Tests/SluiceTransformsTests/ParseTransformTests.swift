@@ -77,6 +77,36 @@ import Testing
         #expect(out["id"] == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
+    @Test func fingerprintPadsEveryMessageLengthAroundTheBlockBoundaries() throws {
+        // Expected digests from Python's hashlib.
+        let expected = [
+            55: "d5e285683cd4efc02d021a5c62014694958901005d6f71e89e0989fac77e4072",
+            63: "75220b47218278e656f2013bb8f0c455a25eaf01e86c64924e9d48d89776d6f2",
+            64: "7ce100971f64e7001e8fe5a51973ecdfe1ced42befe7ee8d5fd6219506b5393c",
+            65: "9537c5fdf120482f7d58d25e9ed583f52c02b4e304ea814db1633ad565aed7e9",
+            119: "000b48d4edf0fa7bee3c6236ecd2785baa5db4eeb8bb54341b029e0d9fa5fb0c",
+            120: "13f05a0b594787f5ecd315edc96141bd3243203d1b7d4f0836f37308b276ba98",
+            200: "aa20c23e3201834050679e1d88941b9a6fed0557c9a705cb2c315e2e63fd486d",
+            1_000_000: "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+        ]
+        for (length, digest) in expected {
+            let letter = length == 1_000_000 ? "a" : "x"
+            let out = try #require(try run(.fingerprint([try path("m")], target: try path("id")),
+                                           [("m", .string(String(repeating: letter, count: length)))]))
+            #expect(out["id"] == .string(digest), "\(length) bytes")
+        }
+    }
+
+    @Test func fingerprintWithAKeyLongerThanABlockHashesTheKeyFirstAndKeepsItForEveryRecord() throws {
+        // Expected MAC from Python's hmac module.
+        let transform = Transform.fingerprint([try path("m")], target: try path("id"),
+                                              key: String(repeating: "sluice-", count: 12))
+        for _ in 0..<2 {
+            let out = try #require(try run(transform, [("m", "ann@example.com")]))
+            #expect(out["id"] == "2f03f9fa65ca0aaa29981f94e88b7116351bee3e7a5fdd28313af6c4bbe7acdb")
+        }
+    }
+
     @Test func fingerprintOfSeveralFieldsIgnoresTheirOrderAndSkipsEventsWithNone() throws {
         let ab = Transform.fingerprint([try path("a"), try path("b")], target: try path("id"))
         let ba = Transform.fingerprint([try path("b"), try path("a")], target: try path("id"))
