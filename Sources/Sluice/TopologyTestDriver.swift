@@ -66,11 +66,16 @@ public final class TopologyTestDriver {
                          timestamp: Int64) throws {
         let tp = TopicPartition(topic, partition)
         let task = try self.task(tp)
-        let offset = nextOffsets[tp, default: 0]
-        nextOffsets[tp] = offset + 1
+        let offset = Self.postIncrement(&nextOffsets[tp, default: 0])
         try task.process(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
                                       timestamp: timestamp, headers: headers))
         try task.commitState()
+    }
+
+    /// `value`, then counts it up: one dictionary lookup rather than a read and a write.
+    private static func postIncrement(_ value: inout Int64) -> Int64 {
+        defer { value += 1 }
+        return value
     }
 
     /// Feeds what went to repartition topics back in, until nothing is left.
