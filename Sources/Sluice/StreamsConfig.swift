@@ -102,9 +102,9 @@ public struct StreamsConfig: Sendable {
     ///   with 2 MB);
     /// - fetches of up to 8 MB per partition instead of 1 MB, so that the
     ///   sink is handed long runs of one partition: Elasticsearch looks up
-    ///   each document's id in every segment whose id range covers it, and
-    ///   `topic+partition+offset` ids written one partition at a time leave
-    ///   segments that other partitions' ids skip (measured: Elasticsearch's
+    ///   each document's id in the index's segments, and segments of
+    ///   `topic+partition+offset` ids written one partition at a time are
+    ///   passed over by the other partitions' ids (measured: Elasticsearch's
     ///   CPU per million documents 177 s with 1 MB fetches, 89–113 s with
     ///   8 MB, at the same peak RSS).
     public static let sinkConsumerDefaults = KafkaConfig([
