@@ -240,8 +240,8 @@ public struct Event: Sendable, Equatable {
         return n
     }
 
-    /// Takes node `n` out of its object's fields; its storage stays unused
-    /// until the event goes.
+    /// Takes node `n`, a field of `parent`, out of that object's fields; its
+    /// storage stays unused until the event goes.
     private mutating func unlink(_ n: Int32, from parent: Int32) {
         let previous = nodes[Int(n)].previous, next = nodes[Int(n)].next
         if previous >= 0 { nodes[Int(previous)].next = next } else { nodes[Int(parent)].first = next }

@@ -10,8 +10,9 @@ struct SHA256 {
     /// The digest of `bytes`.
     static func hash(_ bytes: [UInt8]) -> [UInt8] { digest(of: bytes).bytes }
 
-    /// The state after `message`, continuing from `state`, which has
-    /// absorbed `absorbed` bytes already (whole blocks), padding included.
+    /// The final state (the digest's words) of a message that ends with
+    /// `message`: `state` is where its first `absorbed` bytes, whole
+    /// blocks, left off, and the padding counts them in the length.
     static func digest(of message: [UInt8], from state: State = initial, absorbed: Int = 0) -> State {
         message.withUnsafeBufferPointer { m in
             var state = state
