@@ -139,7 +139,12 @@ extension DateFormat {
 extension Array where Element == DateFormat {
     /// `text` read by the first format that reads it, in milliseconds since the epoch.
     public func parse(_ text: String, defaultOffsetSeconds: Int = 0) -> Int64? {
-        lazy.compactMap { $0.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) }.first
+        // A loop: `lazy.compactMap { … }.first` finds the first format that
+        // reads the text, then reads it again for the value.
+        for format in self {
+            if let milliseconds = format.parse(text, defaultOffsetSeconds: defaultOffsetSeconds) { return milliseconds }
+        }
+        return nil
     }
 }
 
