@@ -92,12 +92,17 @@ extension Transform {
     public static func kv(source: FieldPath, options: KeyValueOptions = KeyValueOptions()) -> Transform {
         Transform(kind: "kv") { record in
             guard case .string(let text)? = record.value[source] else { return .keep }
-            var seen: Set<String> = []
+            let pairs = options.pairs(text)
             let target = options.target?.components ?? []
-            for (key, value) in options.pairs(text) {
-                let path = FieldPath(components: target + [key])
+            for (i, (key, value)) in pairs.enumerated() {
+                var components = target
+                components.append(key)
+                let path = FieldPath(components: components)
                 var newValue = FieldValue.string(value)
-                if !seen.insert(key).inserted, let existing = record.value[path] {
+                // A key earlier in the same text: its values gather in an
+                // array. A scan, not a set: a line holds a few pairs, and
+                // hashing each key cost more than splitting the text.
+                if pairs[..<i].contains(where: { $0.0 == key }), let existing = record.value[path] {
                     if case .array(let values) = existing { newValue = .array(values + [newValue]) } else { newValue = .array([existing, newValue]) }
                 }
                 guard record.value.set(path, to: newValue) else { return .notAnObject(path) }
