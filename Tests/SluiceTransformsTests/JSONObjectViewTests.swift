@@ -87,4 +87,16 @@ import Testing
     @Test func errorsSayWhereTheProblemIs() {
         #expect { try view(#"{"a":1,"b":x}"#) } throws: { ($0 as? JSONError)?.offset == 11 }
     }
+
+    @Test(arguments: [
+        (#"{"a":1,}"#, "expected a string key", 7), (#"{"a" 1}"#, "expected ':' after a key", 5),
+        (#"{"a":1 x}"#, "expected ',' or '}'", 7), (#"{"a":"b"#, "unterminated string", 7),
+        (#"{"a":"\x"}"#, "bad escape", 7), (#"{"a":-}"#, "expected a digit", 6),
+        (#"{"a":1} x"#, "unexpected data after the object", 8), (#"{"a":[1,2}"#, "expected ',' or ']'", 9),
+        (#"{"a":tru}"#, "expected true", 5), ("{\"a\":\"t\tb\"}", "control character in a string", 7),
+        (#"{"a":1.}"#, "expected a digit after '.'", 7), (#"{"a":{"b":[}}"#, "unexpected character '}'", 11),
+    ])
+    func eachErrorSaysWhatWasExpectedAtTheByteWhereItWasNot(_ text: String, _ message: String, _ offset: Int) {
+        #expect { try view(text) } throws: { ($0 as? JSONError).map { [$0.message, "\($0.offset)"] } == [message, "\(offset)"] }
+    }
 }

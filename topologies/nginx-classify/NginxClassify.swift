@@ -45,12 +45,15 @@ public enum NginxClassify {
         prefix + destination.rawValue
     }
 
+    /// The fields the rules read: status and path.
+    private static let fieldReader = JSONFieldReader(["status", "path"])
+
     /// Parses the fields the rules read.
     public static func parse(_ value: [UInt8]?) throws -> Access {
         guard let value else { throw InvalidRecord(description: "tombstone: no value to classify") }
-        let json = try JSONObjectView(value)
-        guard let status = json["status"]?.int else { throw InvalidRecord(description: "no integer field status") }
-        let path = json["path"]
+        let fields = try fieldReader.read(value)
+        guard let status = fields[0]?.int else { throw InvalidRecord(description: "no integer field status") }
+        let path = fields[1]
         if let kind = path?.kind, kind != .string {
             throw InvalidRecord(description: "field path is a \(kind), not a string")
         }

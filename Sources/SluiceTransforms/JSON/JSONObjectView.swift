@@ -15,38 +15,62 @@ public struct JSONObjectView {
     /// The deepest nesting accepted.
     public static let maxDepth = 256
 
-    struct Field {
+    struct Field: Sendable {
         let keyStart: Int, keyEnd: Int      // inside the quotes
         let valueStart: Int, valueEnd: Int  // the value's bytes, quotes included
         let keyHasEscapes: Bool
+
+        /// Whether its key in `document` is the text `key` (UTF-8).
+        @inline(__always)
+        func hasKey(_ key: UnsafeBufferPointer<UInt8>, in document: UnsafeBufferPointer<UInt8>) -> Bool {
+            // Most keys differ in length: one subtraction and comparison then.
+            if !keyHasEscapes {
+                return keyEnd - keyStart == key.count
+                    && (key.isEmpty || memcmp(document.baseAddress! + keyStart, key.baseAddress!, key.count) == 0)
+            }
+            let literal = ArraySlice(UnsafeBufferPointer(rebasing: document[(keyStart - 1)..<(keyEnd + 1)]))
+            return JSONString.decode(literal: literal) == String(decoding: key, as: UTF8.self)
+        }
+
+        /// Its key in `document`, decoded.
+        func key(in document: [UInt8]) -> String { JSONString.decode(literal: document[(keyStart - 1)..<(keyEnd + 1)]) }
+
+        /// Its value in `document`.
+        func value(in document: [UInt8]) -> Value { Value(raw: document[valueStart..<valueEnd]) }
     }
 
     /// Validates `bytes` as a JSON document whose top level is an object.
     public init(_ bytes: [UInt8]) throws(JSONError) {
         self.bytes = bytes
-        var fields: [Field]? = []
-        fields!.reserveCapacity(16)
+        var fields: [Field] = []
+        fields.reserveCapacity(16)
+        try Self.scan(bytes, into: &fields)
+        self.fields = fields
+    }
+
+    /// Validates `bytes` as a JSON document whose top level is an object,
+    /// handing its members to `members` in document order.
+    static func scan(_ bytes: [UInt8], into members: inout some JSONMembers) throws(JSONError) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) in
             var scanner = JSONScanner(buffer)
             scanner.skipWhitespace()
             guard scanner.peek == UInt8(ascii: "{") else { throw scanner.error("expected a JSON object") }
-            try scanner.scanObject(depth: 1, fields: &fields)
+            try scanner.scanObject(depth: 1, members: &members)
             scanner.skipWhitespace()
             guard scanner.atEnd else { throw scanner.error("unexpected data after the object") }
         }
-        self.fields = fields!
     }
 
     /// The names of the top-level fields in document order.
     public var keys: [String] { fields.map(key(of:)) }
 
-    func key(of field: Field) -> String { decodeString(from: field.keyStart - 1, to: field.keyEnd + 1) }
+    func key(of field: Field) -> String { field.key(in: bytes) }
 
     /// A top-level field's value, found once and then read as any type;
     /// `nil` if absent. With duplicate keys, the last one wins, as in most
     /// parsers.
     public subscript(key: String) -> Value? {
-        field(key).map { Value(raw: bytes[$0.valueStart..<$0.valueEnd]) }
+        field(key)?.value(in: bytes)
     }
 
     /// The raw bytes of a top-level field's value (a string keeps its quotes).
@@ -78,28 +102,16 @@ public struct JSONObjectView {
         return key.withUTF8 { k in
             bytes.withUnsafeBufferPointer { doc in
                 fields.withUnsafeBufferPointer { fields in
-                    // From the end, as the last duplicate wins. Most keys differ
-                    // in length: one subtraction and comparison per field then.
+                    // From the end, as the last duplicate wins.
                     var i = fields.count
                     while i > 0 {
                         i -= 1
-                        let start = fields[i].keyStart, escaped = fields[i].keyHasEscapes
-                        if fields[i].keyEnd - start == k.count, !escaped {
-                            if k.isEmpty || memcmp(doc.baseAddress! + start, k.baseAddress!, k.count) == 0 { return fields[i] }
-                        } else if escaped,
-                                  decodeString(from: start - 1, to: fields[i].keyEnd + 1) == String(decoding: k, as: UTF8.self) {
-                            return fields[i]
-                        }
+                        if fields[i].hasKey(k, in: doc) { return fields[i] }
                     }
                     return nil
                 }
             }
         }
-    }
-
-    /// Decodes the string literal at `[start, end)` (quotes included).
-    private func decodeString(from start: Int, to end: Int) -> String {
-        JSONString.decode(literal: bytes[start..<end])
     }
 }
 

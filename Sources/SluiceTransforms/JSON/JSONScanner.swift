@@ -1,5 +1,10 @@
 /// The validating scanner behind ``JSONObjectView``: recursive descent over
 /// a buffer the caller keeps alive, no allocation except for unescaping.
+///
+/// Each rule of the grammar also has a form that takes the position where
+/// its text starts and returns the one after it: the loops over an object's
+/// members and an array's elements keep their position in a register that
+/// way, and call out only for a nested container.
 struct JSONScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
@@ -12,16 +17,7 @@ struct JSONScanner {
     func error(_ message: String) -> JSONError { JSONError(message: message, offset: i) }
 
     @inline(__always)
-    mutating func skipWhitespace() {
-        // Compact documents have none: one comparison then.
-        if i < bytes.count, bytes[i] > 0x20 { return }
-        while i < bytes.count {
-            switch bytes[i] {
-            case 0x20, 0x09, 0x0A, 0x0D: i += 1
-            default: return
-            }
-        }
-    }
+    mutating func skipWhitespace() { i = whitespaceEnd(i) }
 
     @inline(__always)
     mutating func expect(_ c: UInt8, _ what: StaticString) throws(JSONError) {
@@ -29,135 +25,179 @@ struct JSONScanner {
         i += 1
     }
 
-    /// Scans `{…}` at `i`, adding each member's key and value positions to
-    /// `fields` when there is one (the top level; nested objects are only checked).
-    mutating func scanObject(depth: Int, fields: inout [JSONObjectView.Field]?) throws(JSONError) {
+    /// Scans `{…}` at `i`, handing each member's key and value positions to
+    /// `members` (the top level's; nested objects are only checked).
+    mutating func scanObject<Members: JSONMembers>(depth: Int, members: inout Members) throws(JSONError) {
         guard depth <= JSONObjectView.maxDepth else { throw error("nesting deeper than \(JSONObjectView.maxDepth)") }
-        i += 1
-        skipWhitespace()
-        if peek == UInt8(ascii: "}") { i += 1; return }
+        var j = whitespaceEnd(i + 1)
+        if j < bytes.count, bytes[j] == UInt8(ascii: "}") { i = j + 1; return }
         while true {
-            skipWhitespace()
-            guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
-            let keyStart = i + 1
-            let escaped = try scanString()
-            let keyEnd = i - 1
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':' after a key")
-            skipWhitespace()
-            let valueStart = i
-            try scanValue(depth: depth)
-            fields?.append(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd, valueStart: valueStart, valueEnd: i,
-                                                keyHasEscapes: escaped))
-            skipWhitespace()
-            guard let c = peek else { throw error("unterminated object") }
-            i += 1
-            if c == UInt8(ascii: "}") { return }
-            guard c == UInt8(ascii: ",") else { i -= 1; throw error("expected ',' or '}'") }
+            j = whitespaceEnd(j)
+            guard j < bytes.count, bytes[j] == UInt8(ascii: "\"") else { throw JSONError(message: "expected a string key", offset: j) }
+            let keyStart = j + 1
+            let (keyEnd, escaped) = try stringEnd(j)
+            j = whitespaceEnd(keyEnd)
+            guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else {
+                throw JSONError(message: "expected ':' after a key", offset: j)
+            }
+            let valueStart = whitespaceEnd(j + 1)
+            j = try valueEnd(valueStart, depth: depth)
+            members.add(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd - 1, valueStart: valueStart,
+                                             valueEnd: j, keyHasEscapes: escaped))
+            j = whitespaceEnd(j)
+            guard j < bytes.count else { throw JSONError(message: "unterminated object", offset: j) }
+            let c = bytes[j]
+            if c == UInt8(ascii: "}") { i = j + 1; return }
+            guard c == UInt8(ascii: ",") else { throw JSONError(message: "expected ',' or '}'", offset: j) }
+            j += 1
         }
     }
 
     mutating func scanArray(depth: Int) throws(JSONError) {
         guard depth <= JSONObjectView.maxDepth else { throw error("nesting deeper than \(JSONObjectView.maxDepth)") }
-        i += 1
-        skipWhitespace()
-        if peek == UInt8(ascii: "]") { i += 1; return }
+        var j = whitespaceEnd(i + 1)
+        if j < bytes.count, bytes[j] == UInt8(ascii: "]") { i = j + 1; return }
         while true {
-            skipWhitespace()
-            try scanValue(depth: depth)
-            skipWhitespace()
-            guard let c = peek else { throw error("unterminated array") }
-            i += 1
-            if c == UInt8(ascii: "]") { return }
-            guard c == UInt8(ascii: ",") else { i -= 1; throw error("expected ',' or ']'") }
+            j = whitespaceEnd(try valueEnd(whitespaceEnd(j), depth: depth))
+            guard j < bytes.count else { throw JSONError(message: "unterminated array", offset: j) }
+            let c = bytes[j]
+            if c == UInt8(ascii: "]") { i = j + 1; return }
+            guard c == UInt8(ascii: ",") else { throw JSONError(message: "expected ',' or ']'", offset: j) }
+            j += 1
         }
     }
 
-    mutating func scanValue(depth: Int) throws(JSONError) {
-        guard let c = peek else { throw error("expected a value") }
-        switch c {
+    mutating func scanValue(depth: Int) throws(JSONError) { i = try valueEnd(i, depth: depth) }
+
+    /// The position after the value at `j`: scalars are scanned here, a
+    /// container by a call that may recurse (nested `depth` deep).
+    @inline(__always)
+    func valueEnd(_ j: Int, depth: Int) throws(JSONError) -> Int {
+        guard j < bytes.count else { throw JSONError(message: "expected a value", offset: j) }
+        switch bytes[j] {
+        case UInt8(ascii: "\""): return try stringEnd(j).end
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try numberEnd(j)
+        case UInt8(ascii: "t"): return try literalEnd(j, "true")
+        case UInt8(ascii: "f"): return try literalEnd(j, "false")
+        case UInt8(ascii: "n"): return try literalEnd(j, "null")
+        default: return try containerEnd(j, depth: depth)
+        }
+    }
+
+    /// The position after the object or array at `j` (out of line: it recurses).
+    @inline(never)
+    func containerEnd(_ j: Int, depth: Int) throws(JSONError) -> Int {
+        var nested = JSONScanner(bytes)
+        nested.i = j
+        switch bytes[j] {
         case UInt8(ascii: "{"):
-            var unrecorded: [JSONObjectView.Field]? = nil
-            try scanObject(depth: depth + 1, fields: &unrecorded)
-        case UInt8(ascii: "["): try scanArray(depth: depth + 1)
-        case UInt8(ascii: "\""): _ = try scanString()
-        case UInt8(ascii: "t"): try scanLiteral("true")
-        case UInt8(ascii: "f"): try scanLiteral("false")
-        case UInt8(ascii: "n"): try scanLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
-        default: throw error("unexpected character '\(Unicode.Scalar(c))'")
+            var unrecorded = UnrecordedMembers()
+            try nested.scanObject(depth: depth + 1, members: &unrecorded)
+        case UInt8(ascii: "["): try nested.scanArray(depth: depth + 1)
+        case let c: throw JSONError(message: "unexpected character '\(Unicode.Scalar(c))'", offset: j)
         }
-    }
-
-    mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
-        let n = literal.utf8CodeUnitCount
-        guard i + n <= bytes.count else { throw error("expected \(literal)") }
-        for j in 0..<n where bytes[i + j] != literal.utf8Start[j] { throw error("expected \(literal)") }
-        i += n
+        return nested.i
     }
 
     @inline(__always)
-    mutating func scanNumber() throws(JSONError) {
-        if peek == UInt8(ascii: "-") { i += 1 }
-        guard let first = peek, isDigit(first) else { throw error("expected a digit") }
-        i += 1
-        if first != UInt8(ascii: "0") { skipDigits() }
-        if peek == UInt8(ascii: ".") {
-            i += 1
-            guard let d = peek, isDigit(d) else { throw error("expected a digit after '.'") }
-            skipDigits()
+    func whitespaceEnd(_ j: Int) -> Int {
+        // Compact documents have none: one comparison then.
+        if j < bytes.count, bytes[j] > 0x20 { return j }
+        var j = j
+        while j < bytes.count {
+            switch bytes[j] {
+            case 0x20, 0x09, 0x0A, 0x0D: j += 1
+            default: return j
+            }
         }
-        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
-            i += 1
-            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { i += 1 }
-            guard let d = peek, isDigit(d) else { throw error("expected a digit in the exponent") }
-            skipDigits()
-        }
+        return j
     }
 
+    mutating func scanLiteral(_ literal: StaticString) throws(JSONError) { i = try literalEnd(i, literal) }
+
+    @inline(__always)
+    func literalEnd(_ j: Int, _ literal: StaticString) throws(JSONError) -> Int {
+        let n = literal.utf8CodeUnitCount
+        guard j + n <= bytes.count else { throw JSONError(message: "expected \(literal)", offset: j) }
+        for k in 0..<n where bytes[j + k] != literal.utf8Start[k] { throw JSONError(message: "expected \(literal)", offset: j) }
+        return j + n
+    }
+
+    mutating func scanNumber() throws(JSONError) { i = try numberEnd(i) }
+
+    /// The position after the number at `j`.
+    @inline(__always)
+    func numberEnd(_ start: Int) throws(JSONError) -> Int {
+        var j = start
+        if bytes[j] == UInt8(ascii: "-") { j += 1 }
+        guard j < bytes.count, isDigit(bytes[j]) else { throw JSONError(message: "expected a digit", offset: j) }
+        let first = bytes[j]
+        j += 1
+        if first != UInt8(ascii: "0") { j = digitsEnd(j) }
+        if j < bytes.count, bytes[j] == UInt8(ascii: ".") {
+            j += 1
+            guard j < bytes.count, isDigit(bytes[j]) else { throw JSONError(message: "expected a digit after '.'", offset: j) }
+            j = digitsEnd(j)
+        }
+        if j < bytes.count, bytes[j] | 0x20 == UInt8(ascii: "e") {
+            j += 1
+            if j < bytes.count, bytes[j] == UInt8(ascii: "+") || bytes[j] == UInt8(ascii: "-") { j += 1 }
+            guard j < bytes.count, isDigit(bytes[j]) else { throw JSONError(message: "expected a digit in the exponent", offset: j) }
+            j = digitsEnd(j)
+        }
+        return j
+    }
+
+    @inline(__always)
     private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
 
-    private mutating func skipDigits() {
-        while let c = peek, isDigit(c) { i += 1 }
+    @inline(__always)
+    private func digitsEnd(_ j: Int) -> Int {
+        var j = j
+        while j < bytes.count, isDigit(bytes[j]) { j += 1 }
+        return j
     }
 
     /// Scans a string literal; returns whether it holds escapes.
-    @inline(__always)
     mutating func scanString() throws(JSONError) -> Bool {
-        i += 1
-        var escaped = false
-        while i < bytes.count {
-            skipPlainStringBytes()
-            guard i < bytes.count else { break }
-            let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; return escaped }
-            if c < 0x20 { throw error("control character in a string") }
-            if c == UInt8(ascii: "\\") {
-                escaped = true
-                i += 1
-                guard let e = peek else { break }
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    i += 1
-                case UInt8(ascii: "u"):
-                    guard i + 4 < bytes.count, (1...4).allSatisfy({ Self.hexValue(bytes[i + $0]) != nil }) else {
-                        throw error("bad \\u escape")
-                    }
-                    i += 5
-                default: throw error("bad escape")
-                }
-                continue
-            }
-            i += 1
-        }
-        throw error("unterminated string")
+        let (end, escaped) = try stringEnd(i)
+        i = end
+        return escaped
     }
 
-    /// Skips the bytes a string holds as they are (see ``JSONString/plainRun(_:from:)``).
+    /// The position after the string literal whose opening quote is at `j`,
+    /// and whether it holds escapes.
     @inline(__always)
-    mutating func skipPlainStringBytes() {
-        i = JSONString.plainRun(bytes, from: i)
+    func stringEnd(_ quote: Int) throws(JSONError) -> (end: Int, escaped: Bool) {
+        var j = quote + 1
+        var escaped = false
+        while true {
+            j = JSONString.plainRun(bytes, from: j)
+            guard j < bytes.count else { throw JSONError(message: "unterminated string", offset: j) }
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") { return (j + 1, escaped) }
+            if c < 0x20 { throw JSONError(message: "control character in a string", offset: j) }
+            escaped = true
+            j = try escapeEnd(j)
+        }
+    }
+
+    /// The position after the escape sequence whose backslash is at `j`.
+    @inline(never)
+    func escapeEnd(_ backslash: Int) throws(JSONError) -> Int {
+        let j = backslash + 1
+        guard j < bytes.count else { throw JSONError(message: "unterminated string", offset: j) }
+        switch bytes[j] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            return j + 1
+        case UInt8(ascii: "u"):
+            guard j + 4 < bytes.count, (1...4).allSatisfy({ Self.hexValue(bytes[j + $0]) != nil }) else {
+                throw JSONError(message: "bad \\u escape", offset: j)
+            }
+            return j + 5
+        default: throw JSONError(message: "bad escape", offset: j)
+        }
     }
 
     static func hexValue(_ c: UInt8) -> UInt32? {
@@ -204,6 +244,21 @@ struct JSONScanner {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// What a scan does with the members of the object it validates.
+protocol JSONMembers {
+    /// Takes the positions of the next member.
+    mutating func add(_ field: JSONObjectView.Field)
+}
+
+extension Array: JSONMembers where Element == JSONObjectView.Field {
+    mutating func add(_ field: JSONObjectView.Field) { append(field) }
+}
+
+/// The members of a nested object: checked, not kept.
+struct UnrecordedMembers: JSONMembers {
+    func add(_ field: JSONObjectView.Field) {}
 }
 
 /// What JSON strings have in common for reading and writing.

@@ -1,0 +1,69 @@
+/// Reads a few named top-level fields from JSON objects: each document is
+/// validated in one pass as ``JSONObjectView`` validates it, but only the
+/// named fields' positions are kept. For a processor that looks at the same
+/// few fields of every record (up to ``maxFields``); made once, used for
+/// every document, and a read allocates nothing.
+///
+/// ```swift
+/// let reader = JSONFieldReader(["status", "path"])
+/// let fields = try reader.read(bytes)   // fields[0]: status, fields[1]: path
+/// ```
+public struct JSONFieldReader: Sendable {
+    private let keys: [[UInt8]]
+
+    /// The most fields one reader reads.
+    public static let maxFields = 8
+
+    /// A reader of the fields named `keys` (at most ``maxFields``).
+    public init(_ keys: [String]) {
+        precondition(keys.count <= Self.maxFields, "a JSONFieldReader reads at most \(Self.maxFields) fields")
+        self.keys = keys.map { Array($0.utf8) }
+    }
+
+    /// Validates `bytes` as a JSON document whose top level is an object and
+    /// returns the named fields' values.
+    public func read(_ bytes: [UInt8]) throws(JSONError) -> JSONFields {
+        let values = try bytes.withUnsafeBufferPointer { (document) throws(JSONError) in
+            var picks = Picks(keys: keys, document: document)
+            try JSONObjectView.scan(bytes, into: &picks)
+            return picks.values
+        }
+        return JSONFields(document: bytes, values: values)
+    }
+
+    /// Keeps the value positions of the members whose keys are wanted.
+    private struct Picks: JSONMembers {
+        let keys: [[UInt8]]
+        let document: UnsafeBufferPointer<UInt8>
+        /// Start and end of each key's value; -1 while not found.
+        var values = JSONFields.Positions(repeating: -1)
+
+        @inline(__always)
+        mutating func add(_ field: JSONObjectView.Field) {
+            let length = field.keyEnd - field.keyStart
+            for k in keys.indices where keys[k].count == length || field.keyHasEscapes {
+                guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }
+                values[2 * k] = field.valueStart
+                values[2 * k + 1] = field.valueEnd
+                return
+            }
+        }
+    }
+}
+
+/// The fields a ``JSONFieldReader`` read from one document, by the index of
+/// their name in the reader.
+public struct JSONFields: Sendable {
+    let document: [UInt8]
+    /// Start and end of each field's value; -1 for a field the document lacks.
+    let values: Positions
+
+    typealias Positions = InlineArray<16, Int> // 2 × JSONFieldReader.maxFields
+
+    /// The value of the reader's `index`-th field; `nil` if the document
+    /// lacks it. With duplicate keys, the last one wins, as in ``JSONObjectView``.
+    public subscript(index: Int) -> JSONObjectView.Value? {
+        let start = values[2 * index]
+        return start < 0 ? nil : JSONObjectView.Value(raw: document[start..<values[2 * index + 1]])
+    }
+}

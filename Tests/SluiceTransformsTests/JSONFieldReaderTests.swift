@@ -1,0 +1,40 @@
+import SluiceTransforms
+import Testing
+
+@Suite struct JSONFieldReaderTests {
+    private let reader = JSONFieldReader(["status", "path", "missing"])
+
+    private func read(_ s: String) throws(JSONError) -> JSONFields { try reader.read(Array(s.utf8)) }
+
+    @Test func readsTheNamedFieldsInTheReadersOrderAndNilForAbsentOnes() throws {
+        let fields = try read(#"{"path":"/api/x","bytes":12,"status":503,"ok":true}"#)
+        #expect(fields[0]?.int == 503)
+        #expect(fields[1]?.string == "/api/x" && fields[1]?.hasPrefix("/api") == true)
+        #expect(fields[2] == nil)
+    }
+
+    @Test func theLastOfDuplicateKeysWinsAsInTheView() throws {
+        #expect(try read(#"{"status":1,"status":2}"#)[0]?.int == 2)
+        #expect(try read(#"{"status":1,"st\u0061tus":2}"#)[0]?.int == 2, "an escaped spelling of the key is the same key")
+        #expect(try read(#"{"st\u0061tus":1,"status":2}"#)[0]?.int == 2)
+    }
+
+    @Test func onlyTopLevelFieldsAreRead() throws {
+        #expect(try read(#"{"o":{"status":1},"a":[{"status":3}]}"#)[0] == nil)
+        #expect(try read(#"{"o":{"status":1},"status":2}"#)[0]?.int == 2)
+    }
+
+    @Test func aKeyThatOnlySharesALengthOrAPrefixIsNotRead() throws {
+        let fields = try read(#"{"statis":1,"statuses":2,"pat":3,"paths":4}"#)
+        #expect(fields[0] == nil && fields[1] == nil)
+    }
+
+    @Test(arguments: [#"{"status":1,}"#, #"{"status":1} x"#, "[1]", #"{"path":"\x"}"#, #"{"a":{"b":}}"#])
+    func rejectsWhatTheViewRejectsWithTheSameError(_ text: String) {
+        var viewError: JSONError?, readerError: JSONError?
+        do { _ = try JSONObjectView(Array(text.utf8)) } catch { viewError = error }
+        do { _ = try read(text) } catch { readerError = error }
+        #expect(viewError != nil)
+        #expect(readerError == viewError)
+    }
+}
