@@ -195,19 +195,19 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if !batch.isEmpty { try collector.beginTransactionIfNeeded() }
         var task: StreamTask?
         var run = 0 // records of `task` processed since the partition last changed
-        // Indexing borrows each record from the batch; `for … in` would copy it.
+        // Indexing borrows each record from the batch, and the task takes the
+        // one copy it needs; `for … in`, or a local binding, would copy it again.
         for i in batch.indices {
-            let message = batch[i]
             // Batches run partition by partition: look the task up only when the partition changes.
-            if task == nil || task!.id.partition != message.partition || task!.id.topic != message.topic {
+            if task == nil || task!.id.partition != batch[i].partition || task!.id.topic != batch[i].topic {
                 if run > 0 { stats.processed(run, of: task!.id.topic) }
                 run = 0
-                task = tasks[TopicPartition(message.topic, message.partition)]
+                task = tasks[TopicPartition(batch[i].topic, batch[i].partition)]
             }
             // A record of a partition revoked during this poll belongs to its
             // new owner; one of a restoring task is read again once it starts.
             guard let task else { continue }
-            try task.process(message)
+            try task.process(batch[i])
             run += 1
         }
         if run > 0 { stats.processed(run, of: task!.id.topic) }
