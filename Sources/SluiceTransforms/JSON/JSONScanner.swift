@@ -67,8 +67,6 @@ struct JSONScanner {
         }
     }
 
-    mutating func scanValue(depth: Int) throws(JSONError) { i = try valueEnd(i, depth: depth) }
-
     /// The position after the value at `j`: scalars are scanned here, a
     /// container by a call that may recurse (nested `depth` deep).
     @inline(__always)
@@ -125,7 +123,7 @@ struct JSONScanner {
 
     mutating func scanNumber() throws(JSONError) { i = try numberEnd(i) }
 
-    /// The position after the number at `j`.
+    /// The position after the number at `start`, whose first byte the caller has seen.
     @inline(__always)
     func numberEnd(_ start: Int) throws(JSONError) -> Int {
         var j = start
