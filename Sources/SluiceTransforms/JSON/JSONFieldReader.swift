@@ -14,9 +14,10 @@ public struct JSONFieldReader: Sendable {
     /// The most fields one reader reads.
     public static let maxFields = 8
 
-    /// A reader of the fields named `keys` (at most ``maxFields``).
+    /// A reader of the fields named `keys` (distinct, at most ``maxFields``).
     public init(_ keys: [String]) {
         precondition(keys.count <= Self.maxFields, "a JSONFieldReader reads at most \(Self.maxFields) fields")
+        precondition(Set(keys).count == keys.count, "a JSONFieldReader reads each field once: \(keys)")
         self.keys = keys.map { Array($0.utf8) }
     }
 
