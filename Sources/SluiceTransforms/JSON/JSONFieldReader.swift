@@ -24,23 +24,19 @@ public struct JSONFieldReader: Sendable {
     /// Validates `bytes` as a JSON document whose top level is an object and
     /// returns the named fields' values.
     public func read(_ bytes: [UInt8]) throws(JSONError) -> JSONFields {
-        let values = try bytes.withUnsafeBufferPointer { (document) throws(JSONError) in
-            var picks = Picks(keys: keys, document: document)
-            try JSONObjectView.scan(bytes, into: &picks)
-            return picks.values
-        }
-        return JSONFields(document: bytes, values: values)
+        var picks = Picks(keys: keys)
+        try JSONObjectView.scan(bytes, into: &picks)
+        return JSONFields(document: bytes, values: picks.values)
     }
 
     /// Keeps the value positions of the members whose keys are wanted.
     private struct Picks: JSONMembers {
         let keys: [[UInt8]]
-        let document: UnsafeBufferPointer<UInt8>
         /// Start and end of each key's value; -1 while not found.
         var values = JSONFields.Positions(repeating: -1)
 
         @inline(__always)
-        mutating func add(_ field: JSONObjectView.Field) {
+        mutating func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>) {
             let length = field.keyEnd - field.keyStart
             for k in keys.indices where keys[k].count == length || field.keyHasEscapes {
                 guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }

@@ -43,7 +43,7 @@ struct JSONScanner {
             let valueStart = whitespaceEnd(j + 1)
             j = try valueEnd(valueStart, depth: depth)
             members.add(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd - 1, valueStart: valueStart,
-                                             valueEnd: j, keyHasEscapes: escaped))
+                                             valueEnd: j, keyHasEscapes: escaped), in: bytes)
             j = whitespaceEnd(j)
             guard j < bytes.count else { throw JSONError(message: "unterminated object", offset: j) }
             let c = bytes[j]
@@ -246,17 +246,17 @@ struct JSONScanner {
 
 /// What a scan does with the members of the object it validates.
 protocol JSONMembers {
-    /// Takes the positions of the next member.
-    mutating func add(_ field: JSONObjectView.Field)
+    /// Takes the positions of the next member of `document`.
+    mutating func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>)
 }
 
 extension Array: JSONMembers where Element == JSONObjectView.Field {
-    mutating func add(_ field: JSONObjectView.Field) { append(field) }
+    mutating func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>) { append(field) }
 }
 
 /// The members of a nested object: checked, not kept.
 struct UnrecordedMembers: JSONMembers {
-    func add(_ field: JSONObjectView.Field) {}
+    func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>) {}
 }
 
 /// What JSON strings have in common for reading and writing.
