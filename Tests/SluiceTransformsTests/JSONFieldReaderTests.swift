@@ -29,6 +29,13 @@ import Testing
         #expect(fields[0] == nil && fields[1] == nil)
     }
 
+    @Test func namesOfAnyLengthAreRead() throws {
+        let long = String(repeating: "k", count: 63), longer = String(repeating: "k", count: 70)
+        let reader = JSONFieldReader(["", long, longer])
+        let fields = try reader.read(Array(#"{"":1,"\#(longer)":3,"\#(long)":2,"\#(long)k":4}"#.utf8))
+        #expect(fields[0]?.int == 1 && fields[1]?.int == 2 && fields[2]?.int == 3)
+    }
+
     @Test(arguments: [#"{"status":1,}"#, #"{"status":1} x"#, "[1]", #"{"path":"\x"}"#, #"{"a":{"b":}}"#])
     func rejectsWhatTheViewRejectsWithTheSameError(_ text: String) {
         var viewError: JSONError?, readerError: JSONError?

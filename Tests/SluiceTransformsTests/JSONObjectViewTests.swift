@@ -40,13 +40,31 @@ import Testing
         #expect(!v.string("missing", hasPrefix: "/"))
     }
 
+    /// `count` characters that a string holds as they are, the edges of the
+    /// special ones among them (space, DEL).
+    private func filler(_ count: Int) -> String { String(String(repeating: "x y~\u{7F}", count: 10).prefix(count)) }
+
+    /// 40 positions: both halves of two 16-byte blocks, the 8-byte step
+    /// and the bytes after it.
     @Test func specialCharactersAreFoundAtEveryPositionOfALongString() throws {
-        for k in 0..<24 {
-            let before = String(repeating: "x", count: k), after = String(repeating: "y", count: 24 - k)
+        for k in 0..<40 {
+            let before = filler(k), after = filler(40 - k)
             #expect(try view("{\"s\":\"\(before)\\\"\(after)\"}").string("s") == before + "\"" + after, "escaped quote at \(k)")
             #expect(throws: JSONError.self, "control character at \(k)") { try view("{\"s\":\"\(before)\u{01}\(after)\"}") }
             #expect(try view("{\"s\":\"\(before)\",\"t\":1}").int("t") == 1, "closing quote at \(k)")
             #expect(try view("{\"s\":\"\(before)é€😀\(after)\"}").string("s") == before + "é€😀" + after)
+        }
+    }
+
+    @Test func theWriterEscapesASpecialCharacterAtEveryPositionOfALongString() throws {
+        for k in 0..<40 {
+            let before = filler(k), after = filler(40 - k)
+            for special in ["\"", "\\", "\n", "\u{01}", "\u{1F}"] {
+                let text = before + special + after
+                let json = JSONWriter.encode(.object(FieldMap([("s", .string(text))])))
+                #expect(try JSONObjectView(json).string("s") == text, "\(special.unicodeScalars.first!.value) at \(k)")
+                #expect(json.allSatisfy { $0 >= 0x20 }, "raw control character written at \(k)")
+            }
         }
     }
 

@@ -10,6 +10,8 @@
 /// ```
 public struct JSONFieldReader: Sendable {
     private let keys: [[UInt8]]
+    /// Bit `n` is set when a key is `n` bytes long (bit 63: 63 or more).
+    private let lengths: UInt64
 
     /// The most fields one reader reads.
     public static let maxFields = 8
@@ -19,12 +21,13 @@ public struct JSONFieldReader: Sendable {
         precondition(keys.count <= Self.maxFields, "a JSONFieldReader reads at most \(Self.maxFields) fields")
         precondition(Set(keys).count == keys.count, "a JSONFieldReader reads each field once: \(keys)")
         self.keys = keys.map { Array($0.utf8) }
+        lengths = self.keys.reduce(0) { $0 | Picks.lengthBit($1.count) }
     }
 
     /// Validates `bytes` as a JSON document whose top level is an object and
     /// returns the named fields' values.
     public func read(_ bytes: [UInt8]) throws(JSONError) -> JSONFields {
-        var picks = Picks(keys: keys)
+        var picks = Picks(keys: keys, lengths: lengths)
         try JSONObjectView.scan(bytes, into: &picks)
         return JSONFields(document: bytes, values: picks.values)
     }
@@ -32,12 +35,15 @@ public struct JSONFieldReader: Sendable {
     /// Keeps the value positions of the members whose keys are wanted.
     private struct Picks: JSONMembers {
         let keys: [[UInt8]]
+        let lengths: UInt64
         /// Start and end of each key's value; -1 while not found.
         var values = JSONFields.Positions(repeating: -1)
 
         @inline(__always)
         mutating func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>) {
             let length = field.keyEnd - field.keyStart
+            // Most members are not wanted, and a key of no wanted length is not.
+            guard lengths & Self.lengthBit(length) != 0 || field.keyHasEscapes else { return }
             for k in keys.indices where keys[k].count == length || field.keyHasEscapes {
                 guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }
                 values[2 * k] = field.valueStart
@@ -45,6 +51,9 @@ public struct JSONFieldReader: Sendable {
                 return
             }
         }
+
+        @inline(__always)
+        static func lengthBit(_ length: Int) -> UInt64 { 1 << UInt64(min(length, 63)) }
     }
 }
 

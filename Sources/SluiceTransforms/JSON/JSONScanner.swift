@@ -263,15 +263,30 @@ struct UnrecordedMembers: JSONMembers {
 enum JSONString {
     /// The index of the first byte at or after `start` that a JSON string
     /// cannot hold as it is (a quote, a backslash or a control character),
-    /// or the end. Reads 8 bytes at a time (SWAR: a few arithmetic
-    /// operations per word).
+    /// or the end. Reads 16 bytes at a time with three vector comparisons
+    /// (SSE2 on x86-64, NEON on arm64), then 8 at a time in a word.
     @inline(__always)
     static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         guard let base = bytes.baseAddress else { return start }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(base)
         var i = start
-        while i + 8 <= bytes.count {
+        // Named constants: built inside the expression, they left the
+        // comparisons a loop over the lanes.
+        let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5C)
+        let control = SIMD16<UInt8>(repeating: 0x20)
+        while i + 16 <= bytes.count {
+            let v = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+            let special = (v .== quote) .| (v .== backslash) .| (v .< control)
+            // A true lane is all ones: read as two little-endian words, the
+            // lowest set bit's byte is the first special byte.
+            let halves = unsafeBitCast(special, to: SIMD2<UInt64>.self)
+            let low = UInt64(littleEndian: halves[0]), high = UInt64(littleEndian: halves[1])
+            if low != 0 { return i + low.trailingZeroBitCount / 8 }
+            if high != 0 { return i + 8 + high.trailingZeroBitCount / 8 }
+            i += 16
+        }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        if i + 8 <= bytes.count {
             let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
             // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
