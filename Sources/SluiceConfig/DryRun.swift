@@ -93,13 +93,12 @@ extension DryRun.Output {
         case .metricLines(let name, _, _, _): (destination, key) = (name, nil)
         case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
-        var writer = JSONWriter()
-        writer.out.reserveCapacity(2048)
-        writer.out += #"{"destination":"#.utf8
+        var writer = JSONWriter(capacity: 2048)
+        writer.append(#"{"destination":"#)
         writer.write(string: destination)
-        writer.out += #","key":"#.utf8
+        writer.append(#","key":"#)
         writer.write(text(key))
-        writer.out += #","value":"#.utf8
+        writer.append(#","value":"#)
         switch self {
         case .destination(_, _, _, let event):
             event.write(to: &writer)
@@ -107,10 +106,10 @@ extension DryRun.Output {
             writer.write(.array(lines.map { .string($0) }))
         case .deadLetter(_, _, let value, let step, let reason):
             writer.write(text(value))
-            writer.out += #","error":"#.utf8
+            writer.append(#","error":"#)
             writer.write(.object(FieldMap([("step", .string(step)), ("reason", .string(reason))])))
         }
-        writer.out.append(UInt8(ascii: "}"))
-        return writer.out
+        writer.append(UInt8(ascii: "}"))
+        return writer.bytes
     }
 }

@@ -10,7 +10,7 @@ import Testing
     func encoded(_ action: BulkAction) -> String {
         var writer = JSONWriter()
         _ = action.encode(into: &writer)
-        return String(decoding: writer.out, as: UTF8.self)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     @Test func anIndexActionCarriesItsIdRoutingAndPipeline() {

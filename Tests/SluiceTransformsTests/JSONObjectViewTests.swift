@@ -61,8 +61,8 @@ import Testing
             let before = filler(k), after = filler(40 - k)
             for special in ["\"", "\\", "\n", "\u{01}", "\u{1F}"] {
                 let text = before + special + after
-                let json = JSONWriter.encode(.object(FieldMap([("s", .string(text))])))
-                #expect(try JSONObjectView(json).string("s") == text, "\(special.unicodeScalars.first!.value) at \(k)")
+                let json = JSONWriter.encode(.object(FieldMap([("a", 1), (text, .string(text))])))
+                #expect(try JSONObjectView(json).string(text) == text, "\(special.unicodeScalars.first!.value) at \(k)")
                 #expect(json.allSatisfy { $0 >= 0x20 }, "raw control character written at \(k)")
             }
         }

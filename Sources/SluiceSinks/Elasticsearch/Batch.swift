@@ -40,7 +40,7 @@ struct Batch {
 
     /// The document of `item`, an item of this batch.
     func document(of item: Item) -> [UInt8]? {
-        item.document.map { Array(body.out[$0]) } ?? item.action.document
+        item.document.map { body.bytes(in: $0) } ?? item.action.document
     }
 
     /// `item` holding its own document again, ready for another batch.

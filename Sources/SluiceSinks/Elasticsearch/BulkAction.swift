@@ -62,33 +62,33 @@ public struct BulkAction: Sendable {
         case .update, .upsert: "update"
         case .delete: "delete"
         }
-        body.out.append(contentsOf: #"{""#.utf8)
-        body.out.append(contentsOf: verb.utf8)
-        body.out.append(contentsOf: #"":{"_index":"#.utf8)
+        body.append(#"{""#)
+        body.append(utf8: verb)
+        body.append(#"":{"_index":"#)
         body.write(string: index)
         if let id { field("_id", id, &body) }
         if let routing { field("routing", routing, &body) }
         if let pipeline, operation != .delete, operation != .update, operation != .upsert { field("pipeline", pipeline, &body) }
-        body.out.append(contentsOf: "}}\n".utf8)
+        body.append("}}\n")
         guard operation != .delete else { return nil }
         let document = self.document ?? Array("{}".utf8)
         let start: Int
         switch operation {
         case .update, .upsert:
-            body.out.append(contentsOf: #"{"doc":"#.utf8)
-            start = body.out.count
-            body.out.append(contentsOf: document)
-            flattenLines(&body.out, from: start)
-            let end = body.out.count
-            body.out.append(contentsOf: (operation == .upsert ? #","doc_as_upsert":true}"# : "}").utf8)
-            body.out.append(UInt8(ascii: "\n"))
+            body.append(#"{"doc":"#)
+            start = body.count
+            body.append(document)
+            flattenLines(&body, from: start)
+            let end = body.count
+            body.append(operation == .upsert ? #","doc_as_upsert":true}"# : "}")
+            body.append(UInt8(ascii: "\n"))
             return start..<end
         default:
-            start = body.out.count
-            body.out.append(contentsOf: document)
-            flattenLines(&body.out, from: start)
-            body.out.append(UInt8(ascii: "\n"))
-            return start..<(body.out.count - 1)
+            start = body.count
+            body.append(document)
+            flattenLines(&body, from: start)
+            body.append(UInt8(ascii: "\n"))
+            return start..<(body.count - 1)
         }
     }
 
@@ -97,10 +97,10 @@ public struct BulkAction: Sendable {
     /// (inside strings it is escaped), so a space takes its place. A
     /// pretty-printed record would otherwise split into lines that shift
     /// every action after it.
-    private func flattenLines(_ out: inout [UInt8], from start: Int) {
+    private func flattenLines(_ body: inout JSONWriter, from start: Int) {
         // memchr: most documents have no line break, and this runs for each.
-        out.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress, start < buffer.count else { return }
+        body.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), start < buffer.count else { return }
             let end = base + buffer.count
             for lineBreak in [Int32(0x0A), 0x0D] {
                 var at = base + start
@@ -114,9 +114,9 @@ public struct BulkAction: Sendable {
     }
 
     private func field(_ name: String, _ value: String, _ body: inout JSONWriter) {
-        body.out.append(contentsOf: #",""#.utf8)
-        body.out.append(contentsOf: name.utf8)
-        body.out.append(contentsOf: #"":"#.utf8)
+        body.append(#",""#)
+        body.append(utf8: name)
+        body.append(#"":"#)
         body.write(string: value)
     }
 }

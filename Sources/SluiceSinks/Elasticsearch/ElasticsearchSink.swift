@@ -117,7 +117,7 @@ public final class ElasticsearchSink: Sink {
     // MARK: Sending
 
     private var bufferIsFull: Bool {
-        buffer.items.count >= config.maxDocuments || buffer.body.out.count >= config.maxBytes
+        buffer.items.count >= config.maxDocuments || buffer.body.count >= config.maxBytes
     }
 
     /// Whether new documents wait: for retries, or for the templates.
@@ -155,11 +155,11 @@ public final class ElasticsearchSink: Sink {
         nextTag += 1
         var url = "\(config.hosts[batch.host])/_bulk"
         if let pipeline = config.pipeline { url += "?pipeline=\(queryEncoded(pipeline))" }
-        transport.start(HTTPRequest(method: "POST", url: url, headers: [contentType], body: batch.body.out), tag: tag)
+        transport.start(HTTPRequest(method: "POST", url: url, headers: [contentType], body: batch.body.bytes), tag: tag)
         inFlight[tag] = batch
         stats.inFlight = inFlight.count
         stats.requests += 1
-        stats.bytes += batch.body.out.count
+        stats.bytes += batch.body.count
     }
 
     private var contentType: String {

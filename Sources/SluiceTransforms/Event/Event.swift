@@ -159,16 +159,15 @@ public struct Event: Sendable, Equatable {
     /// not copied).
     public func json() -> [UInt8] {
         if isSourceUnchanged { return source }
-        var writer = JSONWriter()
-        writer.out.reserveCapacity(source.count + 512)
+        var writer = JSONWriter(capacity: source.count + 512)
         write(to: &writer)
-        return writer.out
+        return writer.bytes
     }
 
     /// Appends the event as a JSON object to `writer`, untouched fields as
     /// their bytes.
     public func write(to writer: inout JSONWriter) {
-        if isSourceUnchanged { writer.out.append(contentsOf: source); return }
+        if isSourceUnchanged { writer.append(source); return }
         writeObject(0, to: &writer)
     }
 
@@ -187,20 +186,18 @@ public struct Event: Sendable, Equatable {
     }
 
     private func writeObject(_ n: Int32, to writer: inout JSONWriter) {
-        writer.out.append(UInt8(ascii: "{"))
+        writer.append(UInt8(ascii: "{"))
         var c = nodes[Int(n)].first
         while c >= 0 {
-            if c != nodes[Int(n)].first { writer.out.append(UInt8(ascii: ",")) }
-            writer.write(string: nodes[Int(c)].key)
-            writer.out.append(UInt8(ascii: ":"))
+            writer.write(memberName: nodes[Int(c)].key, first: c == nodes[Int(n)].first)
             switch nodes[Int(c)].content {
-            case .raw(let range): writer.out.append(contentsOf: source[range])
+            case .raw(let range): writer.append(source[range])
             case .value(let value): writer.write(value)
             case .object: writeObject(c, to: &writer)
             }
             c = nodes[Int(c)].next
         }
-        writer.out.append(UInt8(ascii: "}"))
+        writer.append(UInt8(ascii: "}"))
     }
 
     /// The fields of object node `n` in order.

@@ -264,40 +264,38 @@ enum JSONString {
     /// The index of the first byte at or after `start` that a JSON string
     /// cannot hold as it is (a quote, a backslash or a control character),
     /// or the end. Reads 16 bytes at a time with three vector comparisons
-    /// (SSE2 on x86-64, NEON on arm64), then 8 at a time in a word.
+    /// (SSE2 on x86-64, NEON on arm64); the last few bytes are copied into a
+    /// vector of plain bytes first.
     @inline(__always)
     static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         guard let base = bytes.baseAddress else { return start }
         let raw = UnsafeRawPointer(base)
         var i = start
+        while i + 16 <= bytes.count {
+            if let found = firstSpecial(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)) { return i + found }
+            i += 16
+        }
+        guard i < bytes.count else { return i }
+        var rest = SIMD16<UInt8>(repeating: UInt8(ascii: "a"))
+        withUnsafeMutableBytes(of: &rest) { $0.baseAddress!.copyMemory(from: raw + i, byteCount: bytes.count - i) }
+        return firstSpecial(rest).map { i + $0 } ?? bytes.count
+    }
+
+    /// The lane of the first byte in `v` that a string must escape, if any.
+    @inline(__always)
+    private static func firstSpecial(_ v: SIMD16<UInt8>) -> Int? {
         // Named constants: built inside the expression, they left the
         // comparisons a loop over the lanes.
         let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5C)
         let control = SIMD16<UInt8>(repeating: 0x20)
-        while i + 16 <= bytes.count {
-            let v = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
-            let special = (v .== quote) .| (v .== backslash) .| (v .< control)
-            // A true lane is all ones: read as two little-endian words, the
-            // lowest set bit's byte is the first special byte.
-            let halves = unsafeBitCast(special, to: SIMD2<UInt64>.self)
-            let low = UInt64(littleEndian: halves[0]), high = UInt64(littleEndian: halves[1])
-            if low != 0 { return i + low.trailingZeroBitCount / 8 }
-            if high != 0 { return i + 8 + high.trailingZeroBitCount / 8 }
-            i += 16
-        }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        if i + 8 <= bytes.count {
-            let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            let quote = w ^ (ones &* 0x22), backslash = w ^ (ones &* 0x5C)
-            // x has a zero byte iff (x - 0x01…) & ~x has a high bit; w has a byte
-            // below 0x20 iff (w - 0x20…) & ~w has one. A borrow can only flag
-            // bytes above a truly special one, so the lowest flag is exact.
-            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)) & highs
-            if special != 0 { return i + special.trailingZeroBitCount / 8 }
-            i += 8
-        }
-        while i < bytes.count, !isSpecial(base[i]) { i += 1 }
-        return i
+        let special = (v .== quote) .| (v .== backslash) .| (v .< control)
+        // A true lane is all ones: read as two little-endian words, the
+        // lowest set bit's byte is the first special byte.
+        let halves = unsafeBitCast(special, to: SIMD2<UInt64>.self)
+        let low = UInt64(littleEndian: halves[0]), high = UInt64(littleEndian: halves[1])
+        if low != 0 { return low.trailingZeroBitCount / 8 }
+        if high != 0 { return 8 + high.trailingZeroBitCount / 8 }
+        return nil
     }
 
     /// The text of a validated string literal (`literal` keeps its quotes).
@@ -306,8 +304,4 @@ enum JSONString {
         guard body.contains(UInt8(ascii: "\\")) else { return String(decoding: body, as: UTF8.self) }
         return JSONScanner.unescape(body)
     }
-
-    /// Whether a string must escape `c`.
-    @inline(__always)
-    static func isSpecial(_ c: UInt8) -> Bool { c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") }
 }
