@@ -227,8 +227,10 @@ public struct Event: Sendable, Equatable {
         return nil
     }
 
+    /// Takes `key` and `content` over from the caller: stored without a
+    /// copy, they cost no retain here and no release there.
     @discardableResult
-    private mutating func append(_ key: String, _ content: Content, to parent: Int32) -> Int32 {
+    private mutating func append(_ key: consuming String, _ content: consuming Content, to parent: Int32) -> Int32 {
         let n = Int32(nodes.count)
         let last = nodes[Int(parent)].last
         nodes.append(Node(key: key, content: content, previous: last))
