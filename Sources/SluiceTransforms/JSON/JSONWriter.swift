@@ -30,11 +30,6 @@ public struct JSONWriter {
         return Array(UnsafeRawBufferPointer(start: storage.base + range.lowerBound, count: range.count))
     }
 
-    /// Makes room for `capacity` bytes in all, so that writing up to that many grows nothing.
-    public mutating func reserveCapacity(_ capacity: Int) {
-        if capacity > storage.capacity || !isKnownUniquelyReferenced(&storage) { grow(to: capacity) }
-    }
-
     /// Appends one byte.
     @inline(__always)
     public mutating func append(_ byte: UInt8) {
@@ -82,7 +77,7 @@ public struct JSONWriter {
         case .bool(let b): if b { append("true") } else { append("false") }
         case .int(let i): write(integer: i)
         case .double(let d):
-            if d.isFinite { append(Array("\(d)".utf8)) } else { append("null") }
+            if d.isFinite { append(utf8: "\(d)") } else { append("null") }
         case .string(let s): write(string: s)
         case .array(let values):
             append(UInt8(ascii: "["))
