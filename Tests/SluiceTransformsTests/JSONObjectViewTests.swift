@@ -44,8 +44,8 @@ import Testing
     /// special ones among them (space, DEL).
     private func filler(_ count: Int) -> String { String(String(repeating: "x y~\u{7F}", count: 10).prefix(count)) }
 
-    /// 40 positions: both halves of two 16-byte blocks, the 8-byte step
-    /// and the bytes after it.
+    /// 40 positions: both halves of two 16-byte blocks, and the last bytes,
+    /// which the scan tests as a copy.
     @Test func specialCharactersAreFoundAtEveryPositionOfALongString() throws {
         for k in 0..<40 {
             let before = filler(k), after = filler(40 - k)
