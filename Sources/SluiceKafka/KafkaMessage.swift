@@ -49,9 +49,16 @@ public struct KafkaMessage: Sendable {
     }
 
     /// Copies a lent record whole.
-    public init(_ view: KafkaRecordView) {
-        self.init(topic: view.topic, partition: view.partition, offset: view.offset, key: view.key.map(Array.init),
-                  value: view.value.map(Array.init), timestamp: view.timestamp, headers: view.headers)
+    public init(_ view: borrowing KafkaRecordView) {
+        // Borrowed and built member by member: the delegating form copied
+        // the view twice per record, a retain and release of its topic each.
+        topic = view.topic
+        partition = view.partition
+        offset = view.offset
+        key = view.key.map(Array.init)
+        value = view.value.map(Array.init)
+        timestamp = view.timestamp
+        headers = view.headers
     }
 
     /// Lends this record as a view, for code that reads records the way a
