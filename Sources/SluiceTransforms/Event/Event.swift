@@ -18,14 +18,34 @@ public struct Event: Sendable, Equatable {
     private var sourceFields = -1
 
     struct Node: Sendable {
-        var key: String
-        var content: Content
+        let key: String
+        /// The UTF-8 length of `key`: a lookup compares it first.
+        let keyLength: Int32
+        /// Set only through ``set(_:)``, which keeps `isObject` true to it.
+        private(set) var content: Content
+        /// Whether `content` is `.object`. Path walks test it on every
+        /// step: reading the enum itself copied its payload, with a retain
+        /// and a release.
+        private(set) var isObject: Bool
         /// The next and previous fields of the same object, the first and
         /// last fields of this one (indices into `nodes`, -1 for none).
         var next: Int32 = -1
         var previous: Int32 = -1
         var first: Int32 = -1
         var last: Int32 = -1
+
+        init(key: String, content: Content, previous: Int32 = -1) {
+            self.key = key
+            keyLength = Int32(truncatingIfNeeded: key.utf8.count)
+            self.content = content
+            isObject = if case .object = content { true } else { false }
+            self.previous = previous
+        }
+
+        mutating func set(_ newContent: Content) {
+            isObject = if case .object = newContent { true } else { false }
+            content = newContent
+        }
     }
 
     enum Content: Sendable {
@@ -90,7 +110,7 @@ public struct Event: Sendable, Equatable {
         get {
             var n: Int32 = 0
             for (depth, key) in path.components.enumerated() {
-                guard case .object = nodes[Int(n)].content else {
+                guard nodes[Int(n)].isObject else {
                     // A value not made into nodes: the rest of the path is read inside it.
                     return value(of: n).value(at: path.components[depth...])
                 }
@@ -218,10 +238,10 @@ public struct Event: Sendable, Equatable {
         // and fields that steps added, which they read most, come last.
         // Lengths first: unequal keys mostly differ in length, and comparing
         // lengths costs far less than comparing strings.
-        let length = key.utf8.count
+        let length = Int32(truncatingIfNeeded: key.utf8.count)
         var c = nodes[Int(parent)].last
         while c >= 0 {
-            if nodes[Int(c)].key.utf8.count == length, nodes[Int(c)].key == key { return c }
+            if nodes[Int(c)].keyLength == length, nodes[Int(c)].key == key { return c }
             c = nodes[Int(c)].previous
         }
         return nil
@@ -248,7 +268,7 @@ public struct Event: Sendable, Equatable {
     }
 
     private mutating func replace(_ n: Int32, with value: FieldValue) {
-        nodes[Int(n)].content = .value(value)
+        nodes[Int(n)].set(.value(value))
         nodes[Int(n)].first = -1
         nodes[Int(n)].last = -1
     }
@@ -257,16 +277,16 @@ public struct Event: Sendable, Equatable {
     /// put back (an array appended to) is changed in place.
     private mutating func take(_ n: Int32) -> FieldValue {
         guard case .value(let value) = nodes[Int(n)].content else { return self.value(of: n) }
-        nodes[Int(n)].content = .value(.null)
+        nodes[Int(n)].set(.value(.null))
         return value
     }
 
     /// Makes node `n` an object of nodes if its value is an object; `false`
     /// if it holds anything else.
     private mutating func expand(_ n: Int32) -> Bool {
-        if case .object = nodes[Int(n)].content { return true }
+        if nodes[Int(n)].isObject { return true }
         guard case .object(let map) = value(of: n) else { return false }
-        nodes[Int(n)].content = .object
+        nodes[Int(n)].set(.object)
         nodes[Int(n)].first = -1
         nodes[Int(n)].last = -1
         for entry in map.entries { append(entry.key, .value(entry.value), to: n) }
