@@ -52,7 +52,9 @@ public struct Pipeline: Sendable {
     private static func compile(_ steps: [PipelineStep]) -> Run {
         let runs = steps.map { CompiledStep(run: compile(step: $0)) }
         return { record, emit in
-            for step in runs where try !step.run(&record, emit) { return false }
+            // By index: `for step in runs` copied each step out, a retain
+            // and a release of its closure per step per record.
+            for i in runs.indices where try !runs[i].run(&record, emit) { return false }
             return true
         }
     }
