@@ -86,6 +86,14 @@ extension DryRun.Output {
     /// written with its own encoding, so untouched fields keep their bytes;
     /// a StatsD or Graphite destination's value is its lines, as an array.
     public func jsonLine() -> [UInt8] {
+        var writer = JSONWriter(capacity: 2048)
+        write(to: &writer)
+        return writer.bytes
+    }
+
+    /// Appends ``jsonLine()`` to `writer` (without a newline): a caller
+    /// writing many outputs encodes them all into one buffer.
+    public func write(to writer: inout JSONWriter) {
         func text(_ bytes: [UInt8]?) -> FieldValue { bytes.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
         let (destination, key): (String, [UInt8]?)
         switch self {
@@ -93,7 +101,6 @@ extension DryRun.Output {
         case .metricLines(let name, _, _, _): (destination, key) = (name, nil)
         case .deadLetter(let topic, let k, _, _, _): (destination, key) = (topic, k)
         }
-        var writer = JSONWriter(capacity: 2048)
         writer.append(#"{"destination":"#)
         writer.write(string: destination)
         writer.append(#","key":"#)
@@ -110,6 +117,5 @@ extension DryRun.Output {
             writer.write(.object(FieldMap([("step", .string(step)), ("reason", .string(reason))])))
         }
         writer.append(UInt8(ascii: "}"))
-        return writer.bytes
     }
 }

@@ -106,20 +106,21 @@ struct RunCommand: ParsableCommand {
         let dry = try DryRun(spec)
         let handle = input == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
         let out = FileHandle.standardOutput
-        var buffer: [UInt8] = []
+        // Every output is encoded straight into one buffer, written out every 64 KB.
+        var buffer = JSONWriter(capacity: 1 << 17)
         func write(_ outputs: [DryRun.Output]) {
             for output in outputs {
-                buffer += output.jsonLine()
+                output.write(to: &buffer)
                 buffer.append(0x0A)
             }
             if buffer.count >= 1 << 16 {
-                out.write(Data(buffer))
-                buffer.removeAll(keepingCapacity: true)
+                out.write(Data(buffer.bytes))
+                buffer.removeAll()
             }
         }
         try forEachLine(handle) { line in write(try dry.process(value: Array(line))) }
         write(try dry.finish())
-        out.write(Data(buffer))
+        out.write(Data(buffer.bytes))
     }
 }
 

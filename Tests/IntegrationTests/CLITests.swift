@@ -86,4 +86,21 @@ import Testing
 
             """)
     }
+
+    @Test func aDryRunWhoseOutputSpansManyWritesKeepsEveryLineInOrder() throws {
+        let file = try temporaryFile("""
+            application: x
+            sources: [{ topics: [a], format: text }]
+            destinations: { out: { topic: o } }
+            steps: [{ to: out }]
+            """)
+        // About 200 KB of output: the command writes it out in pieces of 64 KB.
+        let lines = (0..<4000).map { "line \($0) " + String(repeating: "x", count: 20) }
+        let input = Services.temporaryDirectory() + "/many-lines.txt"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let result = try sluice(["run", file, "--dry-run", "--input", input])
+        #expect(result.status == 0)
+        let expected = lines.map { #"{"destination":"out","key":null,"value":{"message":"\#($0)"}}"# + "\n" }.joined()
+        #expect(result.output == expected)
+    }
 }

@@ -38,6 +38,20 @@ import Testing
         #expect(text(second) == #""Shared"!"#)
     }
 
+    @Test func removeAllStartsTheWriterOverAndLeavesACopyItsBytes() {
+        var writer = JSONWriter(capacity: 4)
+        writer.write(string: "first document")
+        let copy = writer
+        writer.removeAll()
+        #expect(writer.count == 0)
+        writer.write(integer: 42)
+        #expect(text(writer) == "42")
+        #expect(text(copy) == #""first document""#)
+        writer.removeAll()
+        writer.append("{}")
+        #expect(text(writer) == "{}")
+    }
+
     @Test func bytesCanBeChangedInPlace() {
         var writer = JSONWriter()
         writer.append("a\nb")

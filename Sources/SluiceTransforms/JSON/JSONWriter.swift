@@ -64,6 +64,12 @@ public struct JSONWriter {
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Forgets the bytes written and keeps the buffer, so that one writer
+    /// can encode document after document without allocating.
+    public mutating func removeAll() {
+        if isKnownUniquelyReferenced(&storage) { storage.count = 0 } else { storage = Storage(capacity: storage.capacity) }
+    }
+
     /// Lends the bytes written so far for changing in place.
     public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         if !isKnownUniquelyReferenced(&storage) { grow(to: storage.count) }
