@@ -36,6 +36,24 @@ import Testing
         #expect(fields[0]?.int == 1 && fields[1]?.int == 2 && fields[2]?.int == 3)
     }
 
+    @Test func keysOfUpToEightBytesMatchExactlyNearTheEndOfADocumentAndFarFromIt() throws {
+        let names = ["a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh"]
+        let reader = JSONFieldReader(names)
+        let padding = #","padding":"\#(String(repeating: "x", count: 24))"}"#
+        let far = try reader.read(Array(("{" + names.enumerated().map { #""\#($1)":\#($0)"# }.joined(separator: ",") + padding).utf8))
+        for i in names.indices { #expect(far[i]?.int == i, "\(names[i]) far from the end") }
+        // Alone in a document, a short key ends less than eight bytes before its end.
+        for (i, name) in names.enumerated() {
+            let alone = try reader.read(Array(#"{"\#(name)":\#(i)}"#.utf8))
+            #expect(alone[i]?.int == i, "\(name) alone")
+        }
+        let differing = [#"{"abcdefgX":1,"abcX":2,"X":3,"aB":4\#(padding)"#, #"{"abcX":2}"#, #"{"X":3}"#, #"{"abcdefgX":1}"#]
+        for text in differing {
+            let fields = try reader.read(Array(text.utf8))
+            #expect(names.indices.allSatisfy { fields[$0] == nil }, "\(text)")
+        }
+    }
+
     @Test(arguments: [#"{"status":1,}"#, #"{"status":1} x"#, "[1]", #"{"path":"\x"}"#, #"{"a":{"b":}}"#])
     func rejectsWhatTheViewRejectsWithTheSameError(_ text: String) {
         var viewError: JSONError?, readerError: JSONError?
