@@ -17,6 +17,18 @@ import Testing
         return path
     }
 
+    /// A topology file of text lines from topic `a` through `steps` (YAML)
+    /// to the destination `out`, with `more` (YAML) after the steps.
+    private func textTopologyFile(steps: String, more: String = "") throws -> String {
+        try temporaryFile("""
+            application: x
+            sources: [{ topics: [a], format: text }]
+            destinations: { out: { topic: o } }
+            steps: \(steps)
+
+            """ + more)
+    }
+
     @Test func validateAndTestPassOnEveryExampleTopology() throws {
         let examples = TopologyFileIntegrationTests.examples
         let validate = try sluice(["validate"] + examples)
@@ -53,11 +65,7 @@ import Testing
     }
 
     @Test func aFailingTestCaseExitsOneWithItsDifferences() throws {
-        let file = try temporaryFile("""
-            application: x
-            sources: [{ topics: [a], format: text }]
-            destinations: { out: { topic: o } }
-            steps: [{ to: out }]
+        let file = try textTopologyFile(steps: "[{ to: out }]", more: """
             tests:
               - name: lines keep their text
                 input: [hello]
@@ -70,12 +78,7 @@ import Testing
     }
 
     @Test func aDryRunPrintsOneJSONObjectPerOutput() throws {
-        let file = try temporaryFile("""
-            application: x
-            sources: [{ topics: [a], format: text }]
-            destinations: { out: { topic: o } }
-            steps: [{ where: '[message] != "skip"' }, { set: { n: 1 } }, { to: out }]
-            """)
+        let file = try textTopologyFile(steps: #"[{ where: '[message] != "skip"' }, { set: { n: 1 } }, { to: out }]"#)
         let input = Services.temporaryDirectory() + "/lines.txt"
         try "one\nskip\ntwo\n".write(toFile: input, atomically: true, encoding: .utf8)
         let result = try sluice(["run", file, "--dry-run", "--input", input])
@@ -88,12 +91,7 @@ import Testing
     }
 
     @Test func aDryRunWhoseOutputSpansManyWritesKeepsEveryLineInOrder() throws {
-        let file = try temporaryFile("""
-            application: x
-            sources: [{ topics: [a], format: text }]
-            destinations: { out: { topic: o } }
-            steps: [{ to: out }]
-            """)
+        let file = try textTopologyFile(steps: "[{ to: out }]")
         // About 200 KB of output: the command writes it out in pieces of 64 KB.
         let lines = (0..<4000).map { "line \($0) " + String(repeating: "x", count: 20) }
         let input = Services.temporaryDirectory() + "/many-lines.txt"
