@@ -1,4 +1,5 @@
 import CPCRE2
+import Glibc
 
 /// A regular expression compiled once by PCRE2 and, where the platform
 /// allows, JIT-compiled to machine code. Immutable and shareable between
@@ -9,6 +10,8 @@ public final class PCRERegex: Sendable {
     /// The names of the named groups, indexed by group number (0 = whole match).
     public let groupNames: [String?]
     nonisolated(unsafe) let code: OpaquePointer
+    /// The pattern's text when it is a plain string (see ``Literal``).
+    let literal: Literal?
 
     /// Why a pattern does not compile, and at which character offset.
     public struct CompileError: Error, Sendable, CustomStringConvertible {
@@ -42,6 +45,7 @@ public final class PCRERegex: Sendable {
         self.pattern = pattern
         self.code = compiled
         self.groupNames = PCRERegex.readGroupNames(compiled)
+        literal = caseless ? nil : Literal(pattern)
     }
 
     deinit { pcre2_code_free_8(code) }
@@ -82,7 +86,10 @@ public final class PCRERegex: Sendable {
         deinit { pcre2_match_data_free_8(matchData) }
 
         /// Whether the expression matches somewhere in `bytes`.
-        public func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { match(bytes) }
+        public func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            if let literal = regex.literal { return literal.occurs(in: bytes) }
+            return match(bytes)
+        }
 
         /// Whether the expression matches somewhere in `text`.
         public func matches(_ text: String) -> Bool {
@@ -136,6 +143,66 @@ public final class PCRERegex: Sendable {
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = pcre2_get_error_message_8(code, &buffer, buffer.count)
         return String(decoding: buffer.prefix(max(0, Int(n))), as: UTF8.self)
+    }
+}
+
+extension PCRERegex {
+    /// A pattern that is a plain string, optionally anchored with a leading
+    /// `^` (`/^\/api\//`, `/upstream timed out/`): whether it matches is a
+    /// comparison of bytes, where a call into PCRE2 costs some hundred
+    /// instructions before it looks at the subject. Valid UTF-8 contains the
+    /// pattern's characters exactly where it contains their bytes.
+    struct Literal: Sendable {
+        let bytes: [UInt8]
+        let anchored: Bool
+
+        /// The literal `pattern` stands for; `nil` if any character in it
+        /// has a meaning of its own. A backslash before an ASCII character
+        /// that is not a letter or digit stands for that character, as in
+        /// PCRE2; `]` and `}`, plain characters to PCRE2 where nothing opens
+        /// them, are left to PCRE2 all the same.
+        init?(_ pattern: String) {
+            var rest = Array(pattern.utf8)[...]
+            anchored = rest.first == UInt8(ascii: "^")
+            if anchored { rest = rest.dropFirst() }
+            var out: [UInt8] = []
+            while let c = rest.popFirst() {
+                if c == UInt8(ascii: "\\") {
+                    guard let escaped = rest.popFirst(), escaped < 0x80, !Self.isLetterOrDigit(escaped) else { return nil }
+                    out.append(escaped)
+                } else if Self.special.contains(c) {
+                    return nil
+                } else {
+                    out.append(c)
+                }
+            }
+            bytes = out
+        }
+
+        private static let special = Set("^$.|?*+()[]{}".utf8)
+
+        private static func isLetterOrDigit(_ c: UInt8) -> Bool {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c | 0x20)
+        }
+
+        /// Whether the literal occurs in `subject` (at its start, if anchored).
+        func occurs(in subject: UnsafeBufferPointer<UInt8>) -> Bool {
+            let n = bytes.count
+            guard n > 0 else { return true }
+            guard subject.count >= n, let base = subject.baseAddress else { return false }
+            return bytes.withUnsafeBufferPointer { literal in
+                if anchored { return memcmp(base, literal.baseAddress!, n) == 0 }
+                // Each place the first byte occurs, then the rest there.
+                var from = base
+                let lastStart = base + (subject.count - n)
+                while from <= lastStart, let found = memchr(from, Int32(literal[0]), lastStart - from + 1) {
+                    let at = UnsafePointer(found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(at, literal.baseAddress!, n) == 0 { return true }
+                    from = at + 1
+                }
+                return false
+            }
+        }
     }
 }
 
