@@ -50,8 +50,9 @@ public struct KafkaMessage: Sendable {
 
     /// Copies a lent record whole.
     public init(_ view: borrowing KafkaRecordView) {
-        // Borrowed and built member by member: the delegating form copied
-        // the view twice per record, a retain and release of its topic each.
+        // Borrowed and built member by member: taking the view by value and
+        // delegating copied it once more per record (a retain and a release
+        // of its topic name).
         topic = view.topic
         partition = view.partition
         offset = view.offset
