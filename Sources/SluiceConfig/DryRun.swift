@@ -91,8 +91,16 @@ extension DryRun.Output {
         return writer.bytes
     }
 
-    /// Appends ``jsonLine()`` to `writer` (without a newline): a caller
-    /// writing many outputs encodes them all into one buffer.
+    /// Appends each output's ``jsonLine()`` and a newline to `writer`, as
+    /// `sluice run --dry-run` prints them: one buffer for many outputs.
+    public static func writeLines(_ outputs: [DryRun.Output], to writer: inout JSONWriter) {
+        for output in outputs {
+            output.write(to: &writer)
+            writer.append(0x0A)
+        }
+    }
+
+    /// Appends ``jsonLine()`` to `writer` (without a newline).
     public func write(to writer: inout JSONWriter) {
         func text(_ bytes: [UInt8]?) -> FieldValue { bytes.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
         let (destination, key): (String, [UInt8]?)

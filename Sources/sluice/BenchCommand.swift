@@ -380,10 +380,7 @@ extension BenchPhaseCommand {
             let entries = (chunk..<min(chunk + 10_000, records)).map(generator.entry)
             let start = ContinuousClock.now
             for e in entries {
-                for output in try dryRun.process(value: e.value, key: e.key, timestamp: e.timestamp) {
-                    output.write(to: &buffer)
-                    buffer.append(0x0A)
-                }
+                DryRun.Output.writeLines(try dryRun.process(value: e.value, key: e.key, timestamp: e.timestamp), to: &buffer)
                 if buffer.count >= 1 << 16 {
                     bytes += buffer.count
                     buffer.removeAll()

@@ -109,10 +109,7 @@ struct RunCommand: ParsableCommand {
         // Every output is encoded straight into one buffer, written out every 64 KB.
         var buffer = JSONWriter(capacity: 1 << 17)
         func write(_ outputs: [DryRun.Output]) {
-            for output in outputs {
-                output.write(to: &buffer)
-                buffer.append(0x0A)
-            }
+            DryRun.Output.writeLines(outputs, to: &buffer)
             if buffer.count >= 1 << 16 {
                 out.write(Data(buffer.bytes))
                 buffer.removeAll()
