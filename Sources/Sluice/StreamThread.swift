@@ -124,12 +124,17 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// Destroys the Kafka clients on this thread, before it reports that it
     /// ended, so that their own threads are gone before the process exits:
     /// the OpenSSL inside librdkafka frees per-thread state at exit and
-    /// crashed ("double free") while a client's threads still ran.
+    /// crashed ("double free") while a client's threads still ran. The
+    /// changelogs' consumer and admin client go too, with the restorer
+    /// that reads through them (a SIGSEGV in OpenSSL's thread cleanup at
+    /// the exit of a stateful instance).
     private func releaseClients() {
         sinks.removeAll()
         collector = nil
         producer = nil
         consumer = nil
+        restorer = nil
+        changelogs = nil
     }
 
     /// Commits what was processed, closes the tasks and leaves the group.

@@ -288,7 +288,7 @@ final class FakeFactory: KafkaClientFactory, @unchecked Sendable {
 /// whether their owners have let go.
 final class WeakClients: KafkaClientFactory, @unchecked Sendable {
     private struct Weak { weak var client: AnyObject? }
-    private let made = Mutex<(consumers: [Weak], producers: [Weak])>(([], []))
+    private let made = Mutex<(consumers: [Weak], producers: [Weak], changelogs: [Weak])>(([], [], []))
 
     func makeConsumer(config: KafkaConfig, logger: Logger) throws -> ConsumerClient {
         let consumer = FakeConsumer()
@@ -302,14 +302,20 @@ final class WeakClients: KafkaClientFactory, @unchecked Sendable {
         return producer
     }
 
-    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient { FakeChangelogs() }
+    func makeChangelogs(config: KafkaConfig, logger: Logger) throws -> ChangelogClient {
+        let changelogs = FakeChangelogs()
+        made.withLock { $0.changelogs.append(Weak(client: changelogs)) }
+        return changelogs
+    }
 
     /// How many of the clients made are still referenced.
-    var alive: Int { made.withLock { ($0.consumers + $0.producers).filter { $0.client != nil }.count } }
+    var alive: Int { made.withLock { ($0.consumers + $0.producers + $0.changelogs).filter { $0.client != nil }.count } }
 
-    func waitUntilMade(consumers: Int, producers: Int) -> Bool {
+    func waitUntilMade(consumers: Int, producers: Int, changelogs: Int = 0) -> Bool {
         for _ in 0..<3000 {
-            if made.withLock({ $0.consumers.count >= consumers && $0.producers.count >= producers }) { return true }
+            if made.withLock({ $0.consumers.count >= consumers && $0.producers.count >= producers && $0.changelogs.count >= changelogs }) {
+                return true
+            }
             blockThread(for: .milliseconds(10))
         }
         return false

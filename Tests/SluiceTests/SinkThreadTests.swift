@@ -363,6 +363,24 @@ final class SinkHolder: @unchecked Sendable {
         #expect(clients.alive == 0, "a client still alive at exit races librdkafka's threads against exit handlers")
     }
 
+    @Test func anEndedApplicationWithStoresHasDestroyedItsChangelogClientsToo() throws {
+        let clients = WeakClients()
+        var config = config(.atLeastOnce)
+        config.stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: config.stateDirectory) }
+        let b = TopologyBuilder()
+        b.stream(["in"])
+            .windowedAggregate(store: "counts", options: WindowedAggregateOptions(windows: try .tumbling(.seconds(10))),
+                               CountAggregator())
+            .to("out") { Array(String($0.aggregate).utf8) }
+        let app = try StreamApplication(topology: try b.build(), config: config, clientFactory: clients)
+        app.start()
+        #expect(clients.waitUntilMade(consumers: 1, producers: 1, changelogs: 1))
+        app.stop()
+        #expect(try app.wait(timeout: .seconds(30)))
+        #expect(clients.alive == 0, "a changelog consumer or admin client still alive at exit races librdkafka's threads against exit handlers")
+    }
+
     @Test func exactlyOnceFlushesTheSinkBeforeTheOffsetsJoinTheTransaction() throws {
         factory.consumer.append("in", 0, "a")
         let t = try thread(.exactlyOnce)
