@@ -21,26 +21,30 @@ class NodeCount {
 /// (the operators are `@inlinable`), so the record path is specialized for
 /// the concrete value types: a chain of direct closure calls on the task's
 /// thread, with no generic dispatch per record.
+///
+/// A node takes its record over (`consuming`): a node that passes it on
+/// moves it, so a value its parent built is not shared when a later node
+/// changes it (an `Event` changed in place, not copied on write).
 @usableFromInline
 final class Node<Input>: NodeCount {
-    @usableFromInline let body: (Record<Input>) throws -> Void
+    @usableFromInline let body: (consuming Record<Input>) throws -> Void
 
     @inlinable
-    init(name: String, body: @escaping (Record<Input>) throws -> Void) {
+    init(name: String, body: @escaping (consuming Record<Input>) throws -> Void) {
         self.body = body
         super.init(name: name)
     }
 
     /// Handles one record. Throws ``ProcessingError`` naming the node whose code failed.
     @inlinable @inline(__always)
-    func process(_ record: Record<Input>) throws {
+    func process(_ record: consuming Record<Input>) throws {
         received &+= 1
-        try body(record)
+        try body(consume record)
     }
 
     /// The function a parent calls to hand the node a record: counts it, then processes it.
     @inlinable
-    var entry: (Record<Input>) throws -> Void { { record in try self.process(record) } }
+    var entry: (consuming Record<Input>) throws -> Void { { record in try self.process(consume record) } }
 
     /// A node that passes records on to `children` unchanged (sources, merge
     /// points, split branches).
@@ -52,12 +56,18 @@ final class Node<Input>: NodeCount {
 
 /// The function that hands a record to every child.
 @inlinable
-func emitter<Value>(_ children: [AnyObject]) -> (Record<Value>) throws -> Void {
+func emitter<Value>(_ children: [AnyObject]) -> (consuming Record<Value>) throws -> Void {
     let nodes = children.map { $0 as! Node<Value> }
     switch nodes.count {
     case 0: return { _ in }
     case 1: return nodes[0].entry
-    default: return { record in for node in nodes { try node.process(record) } }
+    default:
+        // Each child but the last gets a copy; the last takes the record over.
+        let last = nodes[nodes.count - 1], others = nodes.dropLast()
+        return { record in
+            for node in others { try node.process(copy record) }
+            try last.process(consume record)
+        }
     }
 }
 
@@ -80,5 +90,5 @@ struct NodeContext {
 
     /// The function that hands a record to every child.
     @inlinable
-    func emit<Value>(_ type: Value.Type = Value.self) -> (Record<Value>) throws -> Void { emitter(children) }
+    func emit<Value>(_ type: Value.Type = Value.self) -> (consuming Record<Value>) throws -> Void { emitter(children) }
 }

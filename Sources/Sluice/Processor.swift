@@ -12,8 +12,10 @@ public protocol Processor<Input, Output>: AnyObject, SendableMetatype {
     /// Called once before the first record; keep the context to forward
     /// records and to schedule punctuations.
     func initialize(context: ProcessorContext<Output>) throws
-    /// Handles one record; may forward any number of records.
-    func process(_ record: Record<Input>) throws
+    /// Handles one record; may forward any number of records. The record
+    /// is the processor's to keep or change (a conformance may also take it
+    /// without `consuming`, and then reads it where the caller keeps it).
+    func process(_ record: consuming Record<Input>) throws
     /// Releases what the processor holds; the task is closing.
     func close()
 }
@@ -66,16 +68,19 @@ public final class ProcessorContext<Output> {
     public var wallClockTime: Int64 { task.clock.now() }
 
     /// Sends a record to every child.
-    public func forward(_ record: Record<Output>) throws {
-        for child in children { try child.process(record) }
+    public func forward(_ record: consuming Record<Output>) throws {
+        // The last child takes the record over; the others get copies.
+        guard let last = children.last else { return }
+        for child in children.dropLast() { try child.process(copy record) }
+        try last.process(consume record)
     }
 
     /// Sends a record to the child named `child` only.
-    public func forward(_ record: Record<Output>, to child: String) throws {
+    public func forward(_ record: consuming Record<Output>, to child: String) throws {
         guard let i = childNames.firstIndex(of: child) else {
             throw ProcessingError(processor: processorName, underlying: TopologyError("no child named \(child)"))
         }
-        try children[i].process(record)
+        try children[i].process(consume record)
     }
 
     /// Sends `value`, part of `record` that cannot be processed (a bad line

@@ -55,6 +55,18 @@ public struct Record<Value> {
         Record<New>(key: key, value: value, headers: headers, timestamp: timestamp, provenance: provenance)
     }
 
+    /// The same record with another value, made from this one, which it
+    /// takes over: key, headers and provenance move rather than being
+    /// copied. For a record the caller is done with (a node's own).
+    @inlinable
+    public consuming func replacingValue<New>(with value: consuming New) -> Record<New> {
+        // Taken out field by field: reading them from `self` would copy each
+        // and release the originals with `self`.
+        var headers: [KafkaHeader] = []
+        swap(&headers, &self.headers)
+        return Record<New>(key: key.take(), value: value, headers: headers, timestamp: timestamp, provenance: provenance.take())
+    }
+
     /// The key as UTF-8 text.
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
 }

@@ -19,7 +19,8 @@ public struct Stream<Value> {
     /// task, given the node's name and the function that feeds its children.
     @inlinable
     func child<Out>(_ name: String?, kind: String,
-                    _ make: @escaping @Sendable (String, @escaping (Record<Out>) throws -> Void) -> (Record<Value>) throws -> Void)
+                    _ make: @escaping @Sendable (String, @escaping (consuming Record<Out>) throws -> Void)
+                        -> (consuming Record<Value>) throws -> Void)
         -> Stream<Out> {
         let name = builder.name(name, kind)
         builder.add(name, kind: kind, parents: [node]) { context in
@@ -32,7 +33,7 @@ public struct Stream<Value> {
     @inlinable
     public func filter(named name: String? = nil, _ predicate: @escaping @Sendable (Record<Value>) throws -> Bool) -> Stream<Value> {
         child(name, kind: "filter") { name, emit in
-            { record in if try attributed(to: name, { try predicate(record) }) { try emit(record) } }
+            { record in if try attributed(to: name, { try predicate(record) }) { try emit(consume record) } }
         }
     }
 
@@ -55,7 +56,17 @@ public struct Stream<Value> {
     @inlinable
     public func mapValues<Out>(named name: String? = nil,
                                _ transform: @escaping @Sendable (Record<Value>) throws -> Out) -> Stream<Out> {
-        map(named: name) { record in record.withValue(try transform(record)) }
+        child(name, kind: "map") { name, emit in
+            { record in
+                // Not through `attributed(to:)`: a closure that captured the
+                // record would make the move below a copy.
+                let value: Out
+                do { value = try transform(record) } catch { throw attribute(error, to: name) }
+                // Ended before `emit`: a temporary would live until it returns.
+                let out = (consume record).replacingValue(with: consume value)
+                try emit(consume out)
+            }
+        }
     }
 
     /// Replaces each record by zero or more records.
@@ -71,10 +82,12 @@ public struct Stream<Value> {
     @inlinable
     public func selectKey(named name: String? = nil,
                           _ key: @escaping @Sendable (Record<Value>) throws -> [UInt8]?) -> Stream<Value> {
-        map(named: name) { record in
-            var out = record
-            out.key = try key(record)
-            return out
+        child(name, kind: "map") { name, emit in
+            { record in
+                var out = record
+                out.key = try attributed(to: name) { try key(out) }
+                try emit(out)
+            }
         }
     }
 
@@ -84,7 +97,7 @@ public struct Stream<Value> {
         child(name, kind: "peek") { name, emit in
             { record in
                 try attributed(to: name) { try action(record) }
-                try emit(record)
+                try emit(consume record)
             }
         }
     }
@@ -122,7 +135,9 @@ public struct Stream<Value> {
                                                                    childNames: context.childNames, task: context.task))
             }
             context.task.onClose { processor.close() }
-            return Node<Value>(name: name) { record in try attributed(to: name) { try processor.process(record) } }
+            return Node<Value>(name: name) { record in
+                do { try processor.process(consume record) } catch { throw attribute(error, to: name) }
+            }
         }
         return Stream<P.Output>(builder: builder, node: name)
     }
@@ -241,7 +256,7 @@ public struct BranchedStream<Value> {
                     }
                     return nil
                 }
-                if let chosen { try targets[chosen](record) } else { try fallback?(record) }
+                if let chosen { try targets[chosen](consume record) } else { try fallback?(consume record) }
             }
         }
         var out: [String: Stream<Value>] = [:]

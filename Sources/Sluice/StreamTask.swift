@@ -201,26 +201,24 @@ public final class StreamTask {
     /// Processes one input record. A ``ProcessingError`` sends the record to
     /// the dead-letter topic and processing goes on; any other error (the
     /// dead-letter send itself failing, a ``HaltingError``) is the caller's.
-    /// Takes the message: its bytes move into the record without a copy.
-    func process(_ message: consuming KafkaMessage) throws {
-        let offset = message.offset
-        let record = Record(key: message.key.take(), value: message.value.take(), headers: message.headers,
-                            timestamp: message.timestamp,
-                            provenance: Provenance(topic: message.topic, partition: message.partition, offset: offset))
-        if record.timestamp > streamTime { streamTime = record.timestamp }
+    /// The record the topology takes over shares the message's bytes; the
+    /// message keeps them for the dead-letter topic. The message is read
+    /// where it lies (in the thread's batch): passed by value, even
+    /// borrowed, it was copied whole first.
+    func process(_ message: UnsafePointer<KafkaMessage>) throws {
+        let timestamp = message.pointee.timestamp, offset = message.pointee.offset
+        let source = Provenance(topic: message.pointee.topic, partition: message.pointee.partition, offset: offset)
+        if timestamp > streamTime { streamTime = timestamp }
         do {
-            try root.process(record)
+            try root.process(Record(key: message.pointee.key, value: message.pointee.value, headers: message.pointee.headers,
+                                    timestamp: timestamp, provenance: source))
         } catch let error as ProcessingError where !(error.underlying is any HaltingError) {
-            try deadLetter(record, error)
+            try deadLetter(key: message.pointee.key, value: message.pointee.value, headers: message.pointee.headers,
+                           timestamp: timestamp, source: source, reason: "\(error.underlying)",
+                           errorType: "\(type(of: error.underlying))", processor: error.processor)
         }
         nextOffset = offset + 1
         if punctuatesOnStreamTime { try punctuate(.streamTime, at: streamTime) }
-    }
-
-    private func deadLetter(_ record: Record<[UInt8]?>, _ error: ProcessingError) throws {
-        try deadLetter(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp,
-                       source: record.provenance, reason: "\(error.underlying)", errorType: "\(type(of: error.underlying))",
-                       processor: error.processor)
     }
 
     /// Sends a record to the dead-letter topic with headers saying why;

@@ -198,24 +198,8 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         // Under exactly-once every batch belongs to a transaction, even one
         // that produces nothing: its offsets commit through it.
         if !batch.isEmpty { try collector.beginTransactionIfNeeded() }
-        var task: StreamTask?
-        var run = 0 // records of `task` processed since the partition last changed
-        // Indexing borrows each record from the batch, and the task takes the
-        // one copy it needs; `for … in`, or a local binding, would copy it again.
-        for i in batch.indices {
-            // Batches run partition by partition: look the task up only when the partition changes.
-            if task == nil || task!.id.partition != batch[i].partition || task!.id.topic != batch[i].topic {
-                if run > 0 { stats.processed(run, of: task!.id.topic) }
-                run = 0
-                task = tasks[TopicPartition(batch[i].topic, batch[i].partition)]
-            }
-            // A record of a partition revoked during this poll belongs to its
-            // new owner; one of a restoring task is read again once it starts.
-            guard let task else { continue }
-            try task.process(batch[i])
-            run += 1
-        }
-        if run > 0 { stats.processed(run, of: task!.id.topic) }
+        // A task reads each record where it lies, in the batch's buffer.
+        try batch.withUnsafeBufferPointer { try process($0) }
         try restoreStores(waiting: batch.isEmpty && !full)
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
@@ -234,6 +218,26 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
             nextCommit = now + config.effectiveCommitInterval.wholeMilliseconds
         }
         if !exactlyOnce { try commitAcknowledged() }
+    }
+
+    /// Hands each polled record to its partition's task.
+    private func process(_ records: UnsafeBufferPointer<KafkaMessage>) throws {
+        var task: StreamTask?
+        var run = 0 // records of `task` processed since the partition last changed
+        for i in records.indices {
+            // Batches run partition by partition: look the task up only when the partition changes.
+            if task == nil || task!.id.partition != records[i].partition || task!.id.topic != records[i].topic {
+                if run > 0 { stats.processed(run, of: task!.id.topic) }
+                run = 0
+                task = tasks[TopicPartition(records[i].topic, records[i].partition)]
+            }
+            // A record of a partition revoked during this poll belongs to its
+            // new owner; one of a restoring task is read again once it starts.
+            guard let task else { continue }
+            try task.process(records.baseAddress! + i)
+            run += 1
+        }
+        if run > 0 { stats.processed(run, of: task!.id.topic) }
     }
 
     /// At least once, without stopping to flush: the positions reached now

@@ -67,8 +67,9 @@ public final class TopologyTestDriver {
         let tp = TopicPartition(topic, partition)
         let task = try self.task(tp)
         let offset = Self.postIncrement(&nextOffsets[tp, default: 0])
-        try task.process(KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
-                                      timestamp: timestamp, headers: headers))
+        let message = KafkaMessage(topic: topic, partition: partition, offset: offset, key: key, value: value,
+                                   timestamp: timestamp, headers: headers)
+        try withUnsafePointer(to: message) { try task.process($0) }
         try task.commitState()
     }
 

@@ -25,7 +25,7 @@ public struct DecodeError: Error, Sendable, CustomStringConvertible {
 final class PipelineProcessor: Processor {
     typealias Input = Event?
     typealias Output = Routed
-    private let run: (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void
+    private let run: (consuming Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void
     private let tombstoneDestinations: [Int]
     private var context: ProcessorContext<Routed>!
 
@@ -36,14 +36,17 @@ final class PipelineProcessor: Processor {
 
     func initialize(context: ProcessorContext<Routed>) throws { self.context = context }
 
-    func process(_ record: Record<Event?>) throws {
-        guard let event = record.value else {
+    func process(_ record: consuming Record<Event?>) throws {
+        // Taken out of the record, the event is this call's alone: the steps
+        // change it in place rather than copying its fields first.
+        var record = record
+        guard let event = record.value.take() else {
             for destination in tombstoneDestinations {
                 try context.forward(record.withValue(Routed(destination: destination, event: nil)))
             }
             return
         }
-        try run(record.withValue(event)) { destination, out in
+        try run(record.replacingValue(with: event)) { destination, out in
             try context.forward(out.withValue(Routed(destination: destination, event: out.value)))
         }
     }
@@ -142,7 +145,7 @@ extension TopologySpec {
             return stream.map(named: name) { record -> Record<Event?> in
                 if record.value == nil, passTombstones { return record.withValue(nil) }
                 let read = try source.read(record)
-                return read.withValue(read.value)
+                return read.replacingValue(with: read.value)
             }
         }
         let merged = decoded.count == 1 ? decoded[0] : decoded[0].merge(named: "sources", Array(decoded[1...]))

@@ -132,4 +132,70 @@ import Testing
         try d.pipe("in", value: "x")
         #expect(d.deadLetters.first?.headers.string(DeadLetterHeader.processor) == "second")
     }
+
+    /// A value the stream builds per record; a probe asks whether its record holds it alone.
+    final class Payload: Sendable {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    /// Records, for each record it takes, whether no one else holds its
+    /// value. (Unchecked: the test driver runs it on the test's thread.)
+    final class UniquenessProbe: Processor, @unchecked Sendable {
+        var unshared: [Bool] = []
+        var context: ProcessorContext<String>!
+
+        func initialize(context: ProcessorContext<String>) throws { self.context = context }
+
+        func process(_ record: consuming Record<Payload>) throws {
+            unshared.append(isKnownUniquelyReferenced(&record.value))
+            try context.forward(record.withValue(record.value.text))
+        }
+    }
+
+    @Test func aProcessorDownstreamOfAMapTakesItsRecordOverUnshared() throws {
+        // A chain moves each record on: a processor that changes the value a
+        // parent built changes it in place, with no copy left upstream.
+        let probe = UniquenessProbe()
+        let b = TopologyBuilder()
+        let branches = b.stream(["in"])
+            .mapValues { Payload(String(decoding: $0.value ?? [], as: UTF8.self)) }
+            .filter { !$0.value.text.isEmpty }
+            .peek { _ in }
+            .split()
+            .branch("short") { $0.value.text.count < 4 }
+            .defaultBranch("long")
+        for name in ["short", "long"] {
+            branches[name]!.process(named: "probe-\(name)") { probe }.to("out") { Array($0.utf8) }
+        }
+        let d = TopologyTestDriver(topology: try b.build())
+        for value in ["a", "bbbbbb", "cc"] { try d.pipe("in", value: value) }
+        #expect(probe.unshared == [true, true, true])
+        #expect(d.outputValues("out") == ["a", "bbbbbb", "cc"])
+    }
+
+    @Test func aStreamWithTwoChildrenGivesEachTheRecordAndTheLastTakesItOver() throws {
+        let first = UniquenessProbe(), last = UniquenessProbe()
+        let b = TopologyBuilder()
+        let payloads = b.stream(["in"]).mapValues { Payload(String(decoding: $0.value ?? [], as: UTF8.self)) }
+        payloads.process(named: "first") { first }.to("first") { Array($0.utf8) }
+        payloads.process(named: "last") { last }.to("last") { Array($0.utf8) }
+        let d = TopologyTestDriver(topology: try b.build())
+        try d.pipe("in", value: "x")
+        #expect(d.outputValues("first") == ["x"])
+        #expect(d.outputValues("last") == ["x"])
+        #expect(first.unshared == [false])
+        #expect(last.unshared == [true])
+    }
+
+    @Test func replacingARecordsValueKeepsItsKeyHeadersTimestampAndProvenance() {
+        let source = Provenance(topic: "in", partition: 3, offset: 42)
+        let record = Record(key: Array("k".utf8), value: 7, headers: [KafkaHeader("h", "v")], timestamp: 99, provenance: source)
+        let replaced = record.replacingValue(with: "seven")
+        #expect(replaced.value == "seven")
+        #expect(replaced.key == Array("k".utf8))
+        #expect(replaced.headers == [KafkaHeader("h", "v")])
+        #expect(replaced.timestamp == 99)
+        #expect(replaced.provenance == source)
+    }
 }

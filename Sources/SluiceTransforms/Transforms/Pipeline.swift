@@ -31,7 +31,7 @@ public struct Pipeline: Sendable {
     /// The function one thread runs: it calls `emit` for each output and
     /// throws ``Sluice/ProcessingError`` naming the step for a record that
     /// must go to the dead-letter topic.
-    public func makeRunner() -> (Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void {
+    public func makeRunner() -> (consuming Record<Event>, (Int, Record<Event>) throws -> Void) throws -> Void {
         let run = Self.compile(steps)
         return { record, emit in
             var record = record
