@@ -14,7 +14,9 @@ public struct JSONFieldReader: Sendable {
     private let lengths: UInt64
     /// Each key's first eight bytes as a little-endian word, zero above
     /// its length: a key of up to eight bytes is compared in one load.
-    private let words: InlineArray<8, UInt64>
+    /// (A SIMD vector rather than an `InlineArray`, whose subscript copied
+    /// the whole array to the stack on every read.)
+    private let words: SIMD8<UInt64>
 
     /// The most fields one reader reads.
     public static let maxFields = 8
@@ -25,7 +27,7 @@ public struct JSONFieldReader: Sendable {
         precondition(Set(keys).count == keys.count, "a JSONFieldReader reads each field once: \(keys)")
         self.keys = keys.map { Array($0.utf8) }
         lengths = self.keys.reduce(0) { $0 | Picks.lengthBit($1.count) }
-        var words = InlineArray<8, UInt64>(repeating: 0)
+        var words = SIMD8<UInt64>(repeating: 0)
         for (k, key) in self.keys.enumerated() {
             for (i, byte) in key.prefix(8).enumerated() { words[k] |= UInt64(byte) << (8 * UInt64(i)) }
         }
@@ -35,18 +37,20 @@ public struct JSONFieldReader: Sendable {
     /// Validates `bytes` as a JSON document whose top level is an object and
     /// returns the named fields' values.
     public func read(_ bytes: [UInt8]) throws(JSONError) -> JSONFields {
+        // Positions are kept as 32-bit integers.
+        guard bytes.count <= Int32.max else { throw JSONError(message: "a document of 2 GiB or more", offset: 0) }
         var picks = Picks(keys: keys, lengths: lengths, words: words)
         try JSONObjectView.scan(bytes, into: &picks)
-        return JSONFields(document: bytes, values: picks.values)
+        return JSONFields(document: bytes, starts: picks.starts, ends: picks.ends)
     }
 
     /// Keeps the value positions of the members whose keys are wanted.
     private struct Picks: JSONMembers {
         let keys: [[UInt8]]
         let lengths: UInt64
-        let words: InlineArray<8, UInt64>
+        let words: SIMD8<UInt64>
         /// Start and end of each key's value; -1 while not found.
-        var values = JSONFields.Positions(repeating: -1)
+        var starts = JSONFields.Positions(repeating: -1), ends = JSONFields.Positions(repeating: -1)
 
         @inline(__always)
         mutating func add(_ field: JSONObjectView.Field, in document: UnsafeBufferPointer<UInt8>) {
@@ -67,8 +71,8 @@ public struct JSONFieldReader: Sendable {
                 } else {
                     guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }
                 }
-                values[2 * k] = field.valueStart
-                values[2 * k + 1] = field.valueEnd
+                starts[k] = Int32(truncatingIfNeeded: field.valueStart)
+                ends[k] = Int32(truncatingIfNeeded: field.valueEnd)
                 return
             }
         }
@@ -82,15 +86,16 @@ public struct JSONFieldReader: Sendable {
 /// their name in the reader.
 public struct JSONFields: Sendable {
     let document: [UInt8]
-    /// Start and end of each field's value; -1 for a field the document lacks.
-    let values: Positions
+    /// Where each field's value starts and ends; -1 for a field the document lacks.
+    let starts: Positions, ends: Positions
 
-    typealias Positions = InlineArray<16, Int> // 2 × JSONFieldReader.maxFields
+    /// One position per field (``JSONFieldReader/maxFields``).
+    typealias Positions = SIMD8<Int32>
 
     /// The value of the reader's `index`-th field; `nil` if the document
     /// lacks it. With duplicate keys, the last one wins, as in ``JSONObjectView``.
     public subscript(index: Int) -> JSONObjectView.Value? {
-        let start = values[2 * index]
-        return start < 0 ? nil : JSONObjectView.Value(raw: document[start..<values[2 * index + 1]])
+        let start = Int(starts[index])
+        return start < 0 ? nil : JSONObjectView.Value(raw: document[start..<Int(ends[index])])
     }
 }
