@@ -117,4 +117,29 @@ import Testing
     func eachErrorSaysWhatWasExpectedAtTheByteWhereItWasNot(_ text: String, _ message: String, _ offset: Int) {
         #expect { try view(text) } throws: { ($0 as? JSONError).map { [$0.message, "\($0.offset)"] } == [message, "\(offset)"] }
     }
+
+    @Test func aNumberEndsAtItsLastDigitWhateverByteFollowsAndWhereverItEnds() throws {
+        // Numbers of every length, ending at every distance from the
+        // document's end, followed by every byte.
+        for length in 1...20 {
+            let digits = Array(String(repeating: "1234567890", count: 2).prefix(length).utf8)
+            for padding in 0...9 {
+                let spaces = [UInt8](repeating: 0x20, count: padding)
+                let plain = try JSONObjectView(Array(#"{"n":"#.utf8) + digits + [UInt8(ascii: "}")] + spaces)
+                #expect(plain.raw("n").map(Array.init) == digits, "\(length) digits, \(padding) spaces after")
+                for byte in UInt8.min...UInt8.max where !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                    let document = Array(#"{"n":"#.utf8) + digits + [byte, UInt8(ascii: "}")] + spaces
+                    let end = 5 + length
+                    switch byte {
+                    case 0x20, 0x09, 0x0A, 0x0D:
+                        #expect(try JSONObjectView(document).raw("n").map(Array.init) == digits)
+                    case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "}"), UInt8(ascii: ","):
+                        #expect { try JSONObjectView(document) } throws: { ($0 as? JSONError)?.offset == end + 1 }
+                    default:
+                        #expect { try JSONObjectView(document) } throws: { ($0 as? JSONError)?.offset == end }
+                    }
+                }
+            }
+        }
+    }
 }
