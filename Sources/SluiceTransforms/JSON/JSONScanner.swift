@@ -32,24 +32,32 @@ struct JSONScanner {
         var j = whitespaceEnd(i + 1)
         if j < bytes.count, bytes[j] == UInt8(ascii: "}") { i = j + 1; return }
         while true {
-            j = whitespaceEnd(j)
-            guard j < bytes.count, bytes[j] == UInt8(ascii: "\"") else { throw JSONError(message: "expected a string key", offset: j) }
-            let keyStart = j + 1
-            let (keyEnd, escaped) = try stringEnd(j)
-            j = whitespaceEnd(keyEnd)
-            guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else {
-                throw JSONError(message: "expected ':' after a key", offset: j)
+            // Each expected byte is tested first and whitespace skipped only
+            // when it is not there: compact documents have none.
+            if !(j < bytes.count && bytes[j] == UInt8(ascii: "\"")) {
+                j = whitespaceEnd(j)
+                guard j < bytes.count, bytes[j] == UInt8(ascii: "\"") else { throw JSONError(message: "expected a string key", offset: j) }
             }
-            let valueStart = whitespaceEnd(j + 1)
+            let keyStart = j &+ 1
+            let (keyEnd, escaped) = try stringEnd(j)
+            j = keyEnd
+            if !(j < bytes.count && bytes[j] == UInt8(ascii: ":")) {
+                j = whitespaceEnd(j)
+                guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else {
+                    throw JSONError(message: "expected ':' after a key", offset: j)
+                }
+            }
+            let valueStart = whitespaceEnd(j &+ 1)
             j = try valueEnd(valueStart, depth: depth)
-            members.add(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd - 1, valueStart: valueStart,
+            members.add(JSONObjectView.Field(keyStart: keyStart, keyEnd: keyEnd &- 1, valueStart: valueStart,
                                              valueEnd: j, keyHasEscapes: escaped), in: bytes)
-            j = whitespaceEnd(j)
-            guard j < bytes.count else { throw JSONError(message: "unterminated object", offset: j) }
-            let c = bytes[j]
-            if c == UInt8(ascii: "}") { i = j + 1; return }
-            guard c == UInt8(ascii: ",") else { throw JSONError(message: "expected ',' or '}'", offset: j) }
-            j += 1
+            if !(j < bytes.count && bytes[j] == UInt8(ascii: ",")) {
+                j = whitespaceEnd(j)
+                guard j < bytes.count else { throw JSONError(message: "unterminated object", offset: j) }
+                if bytes[j] == UInt8(ascii: "}") { i = j &+ 1; return }
+                guard bytes[j] == UInt8(ascii: ",") else { throw JSONError(message: "expected ',' or '}'", offset: j) }
+            }
+            j &+= 1
         }
     }
 
