@@ -1,5 +1,5 @@
 import Sluice
-import SluiceTransforms
+@testable import SluiceTransforms
 import Testing
 
 /// The shipped patterns against the sample lines of Logstash's own pattern
@@ -137,6 +137,16 @@ import Testing
         var record = Record(key: nil, value: Event(FieldMap([("message", "2024/03/01 12:00:01 [error] 42#0: boom")])), timestamp: 0)
         #expect(try Transform.grok([(try FieldPath("message"), [g])]).handlingFailures(.deadLetter)()(&record))
         #expect(record.value["ts"] == "2024/03/01 12:00:01" && record.value["level"] == "error" && record.value["pid"] == "42")
+    }
+
+    @Test(arguments: ["0", "7", "007", "-5", "+5", "-0", "123456789012345678", "1234567890123456789",
+                      "99999999999999999999", "-", "1.5", "12a", "1e3", " 1"])
+    func anIntegerCaptureReadsItsTextAsIntegerConversionDoes(text: String) throws {
+        // Whatever the text, the value is what converting the captured string gives.
+        let e = try #require(try grok("^%{DATA:n:int}$", text))
+        #expect(try field(e, "n") == Grok.CaptureType.int.convert(text))
+        let l = try #require(try grok("^%{DATA:n:long}$", text))
+        #expect(try field(l, "n") == Grok.CaptureType.long.convert(text))
     }
 
     @Test func theFirstMatchingExpressionWinsAndTargetNestsCaptures() throws {

@@ -223,10 +223,19 @@ extension Grok {
             guard matcher.match(bytes) else { return .noMatch }
             for group in captures.indices {
                 guard let capture = captures[group], let range = matcher.range(ofGroup: group), keepEmpty || !range.isEmpty else { continue }
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                guard event.put(capture, capture.type.map { $0.convert(text) } ?? .string(text)) else {
-                    return .notAnObject(capture.field)
+                let captured = UnsafeBufferPointer(rebasing: bytes[range])
+                let value: FieldValue
+                if let type = capture.type {
+                    // A plain decimal integer (most typed captures) needs no string on the way.
+                    if type == .int || type == .long, let n = Grok.CaptureType.plainInteger(captured) {
+                        value = .int(n)
+                    } else {
+                        value = type.convert(String(decoding: captured, as: UTF8.self))
+                    }
+                } else {
+                    value = .string(String(decoding: captured, as: UTF8.self))
                 }
+                guard event.put(capture, value) else { return .notAnObject(capture.field) }
             }
             return .written
         }
@@ -234,6 +243,22 @@ extension Grok {
 }
 
 extension Grok.CaptureType {
+    /// `bytes` as an integer when they are an optional `-` and 1 to 18
+    /// decimal digits (which cannot overflow), as `Int(text)` reads them;
+    /// `nil` for anything else, which ``convert(_:)`` then reads.
+    static func plainInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let negative = bytes.first == UInt8(ascii: "-")
+        let digits = negative ? UnsafeBufferPointer(rebasing: bytes.dropFirst()) : bytes
+        guard (1...18).contains(digits.count) else { return nil }
+        var n = 0
+        for byte in digits {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            n = n &* 10 &+ Int(digit)
+        }
+        return negative ? -n : n
+    }
+
     /// `text` as this type; text that does not convert stays a string.
     func convert(_ text: String) -> FieldValue {
         switch self {
