@@ -283,10 +283,42 @@ enum JSONString {
             if let found = firstSpecial(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)) { return i + found }
             i += 16
         }
-        guard i < bytes.count else { return i }
-        var rest = SIMD16<UInt8>(repeating: UInt8(ascii: "a"))
-        withUnsafeMutableBytes(of: &rest) { $0.baseAddress!.copyMemory(from: raw + i, byteCount: bytes.count - i) }
-        return firstSpecial(rest).map { i + $0 } ?? bytes.count
+        // Fewer than 16 bytes left (most keys and short values): as one or
+        // two overlapping words. Copying them into a vector first called memcpy.
+        let rest = bytes.count &- i
+        if rest >= 8 {
+            if let found = firstSpecial(word: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return i &+ found }
+            let last = bytes.count &- 8
+            return firstSpecial(word: raw.loadUnaligned(fromByteOffset: last, as: UInt64.self)).map { last &+ $0 } ?? bytes.count
+        }
+        if rest >= 4 {
+            if let found = firstSpecial(word: UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)) | Self.plainHigh) {
+                return i &+ found
+            }
+            let last = bytes.count &- 4
+            let word = UInt64(raw.loadUnaligned(fromByteOffset: last, as: UInt32.self)) | Self.plainHigh
+            return firstSpecial(word: word).map { last &+ $0 } ?? bytes.count
+        }
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { return i }
+            i &+= 1
+        }
+        return i
+    }
+
+    /// Plain bytes ("aaaa") in the high half of a word, over a 4-byte load in the low half.
+    private static let plainHigh: UInt64 = 0x6161_6161_0000_0000
+
+    /// The byte (0–7, little-endian) of the first byte in `word` that a
+    /// string must escape, if any: each test flags the lowest such byte
+    /// exactly (a borrow only reaches bytes above it).
+    @inline(__always)
+    private static func firstSpecial(word: UInt64) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+        let found = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word) & highs
+        return found == 0 ? nil : found.trailingZeroBitCount / 8
     }
 
     /// The lane of the first byte in `v` that a string must escape, if any.
