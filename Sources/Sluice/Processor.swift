@@ -48,6 +48,8 @@ public final class ProcessorContext<Output> {
     public let processorName: String
     let children: [Node<Output>]
     let childNames: [String]
+    /// Hands a record to every child, as any node's parent does.
+    private let toChildren: (consuming Record<Output>) throws -> Void
     unowned let task: StreamTask
 
     @usableFromInline
@@ -55,6 +57,7 @@ public final class ProcessorContext<Output> {
         self.processorName = processorName
         self.children = children
         self.childNames = childNames
+        toChildren = emitter(children)
         self.task = task
     }
 
@@ -68,12 +71,7 @@ public final class ProcessorContext<Output> {
     public var wallClockTime: Int64 { task.clock.now() }
 
     /// Sends a record to every child.
-    public func forward(_ record: consuming Record<Output>) throws {
-        // The last child takes the record over; the others get copies.
-        guard let last = children.last else { return }
-        for child in children.dropLast() { try child.process(copy record) }
-        try last.process(consume record)
-    }
+    public func forward(_ record: consuming Record<Output>) throws { try toChildren(record) }
 
     /// Sends a record to the child named `child` only.
     public func forward(_ record: consuming Record<Output>, to child: String) throws {

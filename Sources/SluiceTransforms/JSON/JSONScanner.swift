@@ -287,16 +287,18 @@ enum JSONString {
         // two overlapping words. Copying them into a vector first called memcpy.
         let rest = bytes.count &- i
         if rest >= 8 {
-            if let found = firstSpecial(word: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return i &+ found }
-            let last = bytes.count &- 8
-            return firstSpecial(word: raw.loadUnaligned(fromByteOffset: last, as: UInt64.self)).map { last &+ $0 } ?? bytes.count
-        }
-        if rest >= 4 {
-            if let found = firstSpecial(word: UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self)) | Self.plainHigh) {
+            if let found = firstSpecial(word: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) {
                 return i &+ found
             }
+            let last = bytes.count &- 8
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: last, as: UInt64.self))
+            return firstSpecial(word: word).map { last &+ $0 } ?? bytes.count
+        }
+        if rest >= 4 {
+            let first = UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt32.self))) | Self.plainHigh
+            if let found = firstSpecial(word: first) { return i &+ found }
             let last = bytes.count &- 4
-            let word = UInt64(raw.loadUnaligned(fromByteOffset: last, as: UInt32.self)) | Self.plainHigh
+            let word = UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: last, as: UInt32.self))) | Self.plainHigh
             return firstSpecial(word: word).map { last &+ $0 } ?? bytes.count
         }
         while i < bytes.count {
