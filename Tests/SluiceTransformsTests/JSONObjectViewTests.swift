@@ -68,41 +68,6 @@ import Testing
         }
     }
 
-    @Test func shortStringsAreEscapedExactlyWhateverTheLengthAndPosition() throws {
-        // Strings under 16 bytes (most keys and many values) are tested as
-        // one or two overlapping words, or byte by byte under 4.
-        func reference(_ bytes: [UInt8]) -> [UInt8] {
-            var out: [UInt8] = [0x22]
-            for b in bytes {
-                switch b {
-                case 0x22: out += Array(#"\""#.utf8)
-                case 0x5C: out += Array(#"\\"#.utf8)
-                case 0x0A: out += Array(#"\n"#.utf8)
-                case 0x0D: out += Array(#"\r"#.utf8)
-                case 0x09: out += Array(#"\t"#.utf8)
-                case ..<0x20: out += Array("\\u00".utf8) + [b >> 4, b & 0xF].map { Array("0123456789abcdef".utf8)[Int($0)] }
-                default: out.append(b)
-                }
-            }
-            return out + [0x22]
-        }
-        for length in 0...17 {
-            for position in 0..<max(length, 1) {
-                for special: UInt8 in [0x22, 0x5C, 0x0A, 0x01, 0x1F, 0x20, 0x21, 0x5B, 0x7F, 0x80, 0xFF] {
-                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
-                    if length > 0 { bytes[position] = special }
-                    var writer = JSONWriter()
-                    bytes.withUnsafeBufferPointer { writer.write(string: $0) }
-                    #expect(writer.bytes == reference(bytes), "byte \(special) at \(position) of \(length)")
-                    // Read back at the end of a document, where fewer than 16 bytes remain.
-                    guard special < 0x80 else { continue }
-                    let text = String(decoding: bytes, as: UTF8.self)
-                    #expect(try JSONObjectView(Array(#"{"s":"#.utf8) + writer.bytes + [UInt8(ascii: "}")]).string("s") == text)
-                }
-            }
-        }
-    }
-
     @Test func aFieldFoundOnceReadsAsItsTypeAndAsNothingElse() throws {
         let v = try view(#"{"path":"/api/v1","status":503,"ok":true,"ratio":0.5,"o":{"a":1}}"#)
         let path = try #require(v["path"])
