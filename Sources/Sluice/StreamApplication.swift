@@ -32,6 +32,8 @@ public final class StreamApplication: Sendable {
     /// Stream threads started and not yet ended.
     private let liveThreads = Atomic<Int>(0)
     private let done = DispatchGroup()
+    /// The started threads, joined once ``done`` says they ended.
+    private let running = Mutex<[JoinableThread]>([])
     private let stateLock: StateDirectoryLock
 
     /// Prepares the application; nothing connects until ``start()``.
@@ -92,7 +94,7 @@ public final class StreamApplication: Sendable {
         started.store(true, ordering: .relaxed)
         for thread in threads {
             done.enter()
-            let t = Thread { [self] in
+            startThread(named: "sluice-stream-\(thread.index)") { [self] in
                 do {
                     try thread.run()
                 } catch {
@@ -101,20 +103,20 @@ public final class StreamApplication: Sendable {
                     stop()
                 }
                 liveThreads.subtract(1, ordering: .relaxed)
-                done.leave()
             }
-            t.name = "sluice-stream-\(thread.index)"
-            t.start()
         }
         if let standby {
             done.enter()
-            let t = Thread { [done] in
-                standby.run()
-                done.leave()
-            }
-            t.name = "sluice-standby"
-            t.start()
+            startThread(named: "sluice-standby") { standby.run() }
         }
+    }
+
+    private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = JoinableThread(name: name) { [done] in
+            body()
+            done.leave()
+        }
+        running.withLock { $0.append(thread) }
     }
 
     /// Asks every thread to finish: stop polling, commit, leave the group.
@@ -128,6 +130,7 @@ public final class StreamApplication: Sendable {
     /// ``StreamThreadError`` if one failed.
     public func wait() throws {
         done.wait()
+        joinThreads()
         try rethrowFailure()
     }
 
@@ -136,8 +139,15 @@ public final class StreamApplication: Sendable {
     /// acknowledge, so with one down it can outlast any timeout.
     public func wait(timeout: Duration) throws -> Bool {
         guard done.wait(timeout: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) == .success else { return false }
+        joinThreads()
         try rethrowFailure()
         return true
+    }
+
+    /// Their bodies have returned; this waits out the rest of their exit
+    /// (see ``JoinableThread``), so that the process can end after it.
+    private func joinThreads() {
+        for thread in running.withLock({ $0 }) { thread.join() }
     }
 
     private func rethrowFailure() throws {

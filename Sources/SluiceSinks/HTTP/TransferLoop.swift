@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Sluice
 import SluiceKafka
 
 /// The I/O thread of an ``HTTPClient``: it owns the libcurl multi handle,
@@ -11,12 +12,12 @@ final class TransferLoop: @unchecked Sendable {
 
     private let settings: HTTPSettings
     private let multi: UnsafeMutableRawPointer
-    /// Guards `submitted`, `finished`, `stopping` and `ended`, and signals new results.
+    /// Guards `submitted`, `finished` and `stopping`, and signals new results.
     private let condition = NSCondition()
     private var submitted: [(request: HTTPRequest, tag: Int)] = []
     private var finished: [Outcome] = []
     private var stopping = false
-    private var ended = false
+    private var thread: JoinableThread?
     // The I/O thread's own.
     private var running: [UnsafeMutableRawPointer: (tag: Int, transfer: Transfer)] = [:]
     private var idle: [Transfer] = []
@@ -30,9 +31,7 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "sluice-http"
-        thread.start()
+        thread = JoinableThread(name: "sluice-http") { [self] in run() }
     }
 
     /// Queues `request` and wakes the I/O thread.
@@ -57,13 +56,14 @@ final class TransferLoop: @unchecked Sendable {
         return done
     }
 
-    /// Ends the I/O thread and waits until it has released libcurl.
+    /// Ends the I/O thread and waits until it has released libcurl and
+    /// exited (libcurl's OpenSSL frees the thread's state as it exits).
     func stop() {
         condition.lock()
         stopping = true
         curl_multi_wakeup(multi)
-        while !ended { condition.wait() }
         condition.unlock()
+        thread?.join()
     }
 
     private func run() {
@@ -85,10 +85,6 @@ final class TransferLoop: @unchecked Sendable {
         running.removeAll()
         idle.removeAll()
         curl_multi_cleanup(multi)
-        condition.lock()
-        ended = true
-        condition.broadcast()
-        condition.unlock()
     }
 
     /// The requests submitted since the last call, or nil once stopping.
