@@ -13,6 +13,24 @@ import Testing
         #expect(fields[2] == nil)
     }
 
+    @Test(arguments: [#"{"status":503,"path":"/api/x"}"#, #"{"status":-7,"path":"/ap"}"#, #"{"status":5.5,"path":"/apix"}"#,
+                      #"{"status":"503","path":["/api"]}"#, #"{"status":99999999999999999999,"path":"\/api"}"#,
+                      #"{"status":null,"path":{"a":1}}"#, #"{"status":true,"path":""}"#, #"{"other":1}"#, #"{"status":0,"path":"/api"}"#])
+    func readingAFieldInPlaceAgreesWithItsValue(_ text: String) throws {
+        let fields = try read(text)
+        for index in 0..<3 {
+            #expect(fields.kind(index) == fields[index]?.kind, "\(text) field \(index)")
+            #expect(fields.int(index) == fields[index]?.int, "\(text) field \(index)")
+            for prefix in ["/api", "", "/apix/"] {
+                #expect(fields.hasPrefix(index, prefix) == (fields[index]?.hasPrefix(prefix) ?? false), "\(text) field \(index) \(prefix)")
+            }
+        }
+        // What the view reads, spelled out for the first document.
+        if text == #"{"status":503,"path":"/api/x"}"# {
+            #expect(fields.int(0) == 503 && fields.kind(1) == .string && fields.hasPrefix(1, "/api") && !fields.hasPrefix(2, ""))
+        }
+    }
+
     @Test func theLastOfDuplicateKeysWinsAsInTheView() throws {
         #expect(try read(#"{"status":1,"status":2}"#)[0]?.int == 2)
         #expect(try read(#"{"status":1,"st\u0061tus":2}"#)[0]?.int == 2, "an escaped spelling of the key is the same key")

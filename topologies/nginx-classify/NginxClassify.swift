@@ -52,12 +52,11 @@ public enum NginxClassify {
     public static func parse(_ value: [UInt8]?) throws -> Access {
         guard let value else { throw InvalidRecord(description: "tombstone: no value to classify") }
         let fields = try fieldReader.read(value)
-        guard let status = fields[0]?.int else { throw InvalidRecord(description: "no integer field status") }
-        let path = fields[1]
-        if let kind = path?.kind, kind != .string {
+        guard let status = fields.int(0) else { throw InvalidRecord(description: "no integer field status") }
+        if let kind = fields.kind(1), kind != .string {
             throw InvalidRecord(description: "field path is a \(kind), not a string")
         }
-        return Access(bytes: value, status: status, isAPI: path?.hasPrefix("/api") ?? false)
+        return Access(bytes: value, status: status, isAPI: fields.hasPrefix(1, "/api"))
     }
 
     /// The topology: `input` → parse → split → one topic per destination.

@@ -98,4 +98,32 @@ public struct JSONFields: Sendable {
         let start = Int(starts[index])
         return start < 0 ? nil : JSONObjectView.Value(raw: document[start..<Int(ends[index])])
     }
+
+    /// The `index`-th field's type; `nil` if the document lacks it. Read in
+    /// place, as are ``int(_:)`` and ``hasPrefix(_:_:)``: a ``Value`` holds
+    /// on to the document, which costs a retain and a release per field read.
+    public func kind(_ index: Int) -> JSONKind? {
+        let start = Int(starts[index])
+        return start < 0 ? nil : document.withUnsafeBufferPointer { JSONObjectView.Value.kind(first: $0[start]) }
+    }
+
+    /// The `index`-th field's integer value; `nil` if the document lacks
+    /// it or it is not an integral number (as ``JSONObjectView/Value/int``).
+    public func int(_ index: Int) -> Int? {
+        withValue(index) { JSONObjectView.Value.integer($0) }
+    }
+
+    /// Whether the `index`-th field is a string that starts with `prefix`
+    /// (as ``JSONObjectView/Value/hasPrefix(_:)``); `false` if the document lacks it.
+    public func hasPrefix(_ index: Int, _ prefix: String) -> Bool {
+        withValue(index) { JSONObjectView.Value.hasPrefix($0, prefix) } ?? false
+    }
+
+    /// `body` on the `index`-th field's bytes; `nil` if the document lacks it.
+    @inline(__always)
+    private func withValue<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R?) -> R? {
+        let start = Int(starts[index])
+        guard start >= 0 else { return nil }
+        return document.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<Int(ends[index])])) }
+    }
 }

@@ -123,8 +123,12 @@ extension JSONObjectView {
         public let raw: ArraySlice<UInt8>
 
         /// Its JSON type.
-        public var kind: JSONKind {
-            switch raw.first {
+        public var kind: JSONKind { Self.kind(first: raw.first) }
+
+        /// The type of the value whose first byte is `first`.
+        @inline(__always)
+        static func kind(first: UInt8?) -> JSONKind {
+            switch first {
             case UInt8(ascii: "\""): .string
             case UInt8(ascii: "{"): .object
             case UInt8(ascii: "["): .array
@@ -142,22 +146,29 @@ extension JSONObjectView {
 
         /// Whether it is a string that starts with `prefix`, compared on the
         /// raw bytes (so a prefix with characters JSON escapes is not supported).
-        public func hasPrefix(_ prefix: String) -> Bool {
+        public func hasPrefix(_ prefix: String) -> Bool { raw.withUnsafeBufferPointer { Self.hasPrefix($0, prefix) } }
+
+        /// Whether the value `raw` is a string that starts with `prefix`.
+        @inline(__always)
+        static func hasPrefix(_ raw: UnsafeBufferPointer<UInt8>, _ prefix: String) -> Bool {
             guard raw.first == UInt8(ascii: "\""), raw.count - 2 >= prefix.utf8.count else { return false }
             var prefix = prefix
-            return prefix.withUTF8 { p in
-                raw.withUnsafeBufferPointer { r in p.isEmpty || memcmp(r.baseAddress! + 1, p.baseAddress!, p.count) == 0 }
-            }
+            return prefix.withUTF8 { p in p.isEmpty || memcmp(raw.baseAddress! + 1, p.baseAddress!, p.count) == 0 }
         }
 
         /// Its integer value; `nil` if not a number or not integral.
-        public var int: Int? {
+        public var int: Int? { raw.withUnsafeBufferPointer { Self.integer($0) } }
+
+        /// The integer the value `raw` spells; `nil` if it is not a number or not integral.
+        @inline(__always)
+        static func integer(_ raw: UnsafeBufferPointer<UInt8>) -> Int? {
+            guard !raw.isEmpty else { return nil }
             var value = 0
-            var i = raw.startIndex
+            var i = 0
             let negative = raw[i] == UInt8(ascii: "-")
             if negative { i += 1 }
-            guard i < raw.endIndex else { return nil }
-            while i < raw.endIndex {
+            guard i < raw.count else { return nil }
+            while i < raw.count {
                 let d = raw[i] &- UInt8(ascii: "0")
                 guard d < 10 else { return nil }
                 let (m, o1) = value.multipliedReportingOverflow(by: 10)
