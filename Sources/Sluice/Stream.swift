@@ -246,18 +246,20 @@ public struct BranchedStream<Value> {
         let splitName = name
         builder.add(splitName, kind: "split", parents: [source.node]) { context in
             let targets = context.children.map { ($0 as! Node<Value>).entry }
-            let fallback = hasDefault ? targets.last : nil
-            return Node<Value>(name: splitName) { record in
-                let chosen = try attributed(to: splitName) { () throws -> Int? in
-                    var i = 0
-                    while i < predicates.count {
-                        if try predicates[i](record) { return i }
-                        i += 1
-                    }
-                    return nil
+            // One closure per branch, each calling its predicate and target
+            // or the next branch's closure: called from a closure's context,
+            // they cost no retain and release per record, as taking them
+            // out of an array does.
+            var route: (consuming Record<Value>) throws -> Void = hasDefault ? targets.last! : { _ in }
+            for (predicate, target) in zip(predicates, targets).reversed() {
+                let next = route
+                route = { record in
+                    let holds: Bool
+                    do { holds = try predicate(record) } catch { throw attribute(error, to: splitName) }
+                    if holds { try target(consume record) } else { try next(consume record) }
                 }
-                if let chosen { try targets[chosen](consume record) } else { try fallback?(consume record) }
             }
+            return Node<Value>(name: splitName, body: route)
         }
         var out: [String: Stream<Value>] = [:]
         for branch in branches.map({ $0.name }) + (defaultName.map { [$0] } ?? []) {

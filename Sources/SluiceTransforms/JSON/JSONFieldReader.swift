@@ -39,14 +39,18 @@ public struct JSONFieldReader: Sendable {
     public func read(_ bytes: [UInt8]) throws(JSONError) -> JSONFields {
         // Positions are kept as 32-bit integers.
         guard bytes.count <= Int32.max else { throw JSONError(message: "a document of 2 GiB or more", offset: 0) }
-        var picks = Picks(keys: keys, lengths: lengths, words: words)
-        try JSONObjectView.scan(bytes, into: &picks)
-        return JSONFields(document: bytes, starts: picks.starts, ends: picks.ends)
+        // The keys are lent for the scan: held by `Picks`, their array cost a retain and a release per document.
+        let (starts, ends) = try keys.withUnsafeBufferPointer { keys throws(JSONError) in
+            var picks = Picks(keys: keys, lengths: lengths, words: words)
+            try JSONObjectView.scan(bytes, into: &picks)
+            return (picks.starts, picks.ends)
+        }
+        return JSONFields(document: bytes, starts: starts, ends: ends)
     }
 
     /// Keeps the value positions of the members whose keys are wanted.
     private struct Picks: JSONMembers {
-        let keys: [[UInt8]]
+        let keys: UnsafeBufferPointer<[UInt8]>
         let lengths: UInt64
         let words: SIMD8<UInt64>
         /// Start and end of each key's value; -1 while not found.
