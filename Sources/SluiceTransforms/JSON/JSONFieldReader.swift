@@ -99,35 +99,33 @@ public struct JSONFields: Sendable {
     /// The value of the reader's `index`-th field; `nil` if the document
     /// lacks it. With duplicate keys, the last one wins, as in ``JSONObjectView``.
     public subscript(index: Int) -> JSONObjectView.Value? {
-        let start = Int(starts[index])
-        return start < 0 ? nil : JSONObjectView.Value(raw: document[start..<Int(ends[index])])
+        range(index).map { JSONObjectView.Value(raw: document[$0]) }
     }
 
     /// The `index`-th field's type; `nil` if the document lacks it. Read in
     /// place, as are ``int(_:)`` and ``hasPrefix(_:_:)``: a ``Value`` holds
     /// on to the document, which costs a retain and a release per field read.
     public func kind(_ index: Int) -> JSONKind? {
-        let start = Int(starts[index])
-        return start < 0 ? nil : document.withUnsafeBufferPointer { JSONObjectView.Value.kind(first: $0[start]) }
+        range(index).map { JSONObjectView.Value.kind(first: document[$0.lowerBound]) }
     }
 
     /// The `index`-th field's integer value; `nil` if the document lacks
     /// it or it is not an integral number (as ``JSONObjectView/Value/int``).
     public func int(_ index: Int) -> Int? {
-        withValue(index) { JSONObjectView.Value.integer($0) }
+        range(index).flatMap { JSONObjectView.Value.integer(document, $0) }
     }
 
     /// Whether the `index`-th field is a string that starts with `prefix`
     /// (as ``JSONObjectView/Value/hasPrefix(_:)``); `false` if the document lacks it.
     public func hasPrefix(_ index: Int, _ prefix: String) -> Bool {
-        withValue(index) { JSONObjectView.Value.hasPrefix($0, prefix) } ?? false
+        guard let range = range(index) else { return false }
+        return document.withUnsafeBufferPointer { JSONObjectView.Value.hasPrefix(UnsafeBufferPointer(rebasing: $0[range]), prefix) }
     }
 
-    /// `body` on the `index`-th field's bytes; `nil` if the document lacks it.
+    /// Where the `index`-th field's value is in the document; `nil` if the document lacks it.
     @inline(__always)
-    private func withValue<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R?) -> R? {
+    private func range(_ index: Int) -> Range<Int>? {
         let start = Int(starts[index])
-        guard start >= 0 else { return nil }
-        return document.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<Int(ends[index])])) }
+        return start < 0 ? nil : start..<Int(ends[index])
     }
 }

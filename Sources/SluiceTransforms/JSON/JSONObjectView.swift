@@ -157,19 +157,23 @@ extension JSONObjectView {
         }
 
         /// Its integer value; `nil` if not a number or not integral.
-        public var int: Int? { raw.withUnsafeBufferPointer { Self.integer($0) } }
+        public var int: Int? { Self.integer(raw, raw.indices) }
 
-        /// The integer the value `raw` spells; `nil` if it is not a number or not integral.
+        /// The integer the value at `range` of `bytes` spells; `nil` if it
+        /// is not a number or not integral. Generic over where the bytes
+        /// are, so that a document's field is read without a slice (which
+        /// holds on to the document) or a closure lending its storage.
         @inline(__always)
-        static func integer(_ raw: UnsafeBufferPointer<UInt8>) -> Int? {
-            guard !raw.isEmpty else { return nil }
+        static func integer<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ range: Range<Int>) -> Int?
+        where Bytes.Index == Int {
+            guard !range.isEmpty else { return nil }
             var value = 0
-            var i = 0
-            let negative = raw[i] == UInt8(ascii: "-")
+            var i = range.lowerBound
+            let negative = bytes[i] == UInt8(ascii: "-")
             if negative { i += 1 }
-            guard i < raw.count else { return nil }
-            while i < raw.count {
-                let d = raw[i] &- UInt8(ascii: "0")
+            guard i < range.upperBound else { return nil }
+            while i < range.upperBound {
+                let d = bytes[i] &- UInt8(ascii: "0")
                 guard d < 10 else { return nil }
                 let (m, o1) = value.multipliedReportingOverflow(by: 10)
                 let (s, o2) = m.addingReportingOverflow(Int(d))
