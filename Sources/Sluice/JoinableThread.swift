@@ -37,6 +37,11 @@ package final class JoinableThread: Sendable {
         }
     }
 
+    /// A thread nobody joined is detached, so that its resources go when it ends.
+    deinit {
+        if let thread = handle.withLock({ $0.take() }) { pthread_detach(thread) }
+    }
+
     private final class Start {
         let name: String
         let body: @Sendable () -> Void
