@@ -26,6 +26,11 @@ bash scripts/install.sh
 owned=$(bash scripts/services.sh status "${services[@]}" | grep -c stopped || true)
 if ((owned)); then trap "bash scripts/services.sh stop ${services[*]}" EXIT; fi
 bash scripts/services.sh start "${services[@]}"
+# An idle Elasticsearch left running takes CPU from every phase (the runs
+# marked ES in the README's classify tables).
+if [[ " ${services[*]} " != *" es "* ]] && bash scripts/services.sh status es | grep -q running; then
+  log "note: Elasticsearch is running and shares the cores with these phases; 'bash scripts/services.sh stop es' for figures comparable to the README's"
+fi
 
 log "building (release)"
 build_quietly "${RELEASE[@]}" --product sluice
