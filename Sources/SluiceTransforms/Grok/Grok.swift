@@ -227,7 +227,7 @@ extension Grok {
                 let value: FieldValue
                 if let type = capture.type {
                     // A plain decimal integer (most typed captures) needs no string on the way.
-                    if type == .int || type == .long, let n = Grok.CaptureType.plainInteger(captured) {
+                    if type == .int || type == .long, let n = Int(decimal: captured, in: captured.indices) {
                         value = .int(n)
                     } else {
                         value = type.convert(String(decoding: captured, as: UTF8.self))
@@ -243,22 +243,6 @@ extension Grok {
 }
 
 extension Grok.CaptureType {
-    /// `bytes` as an integer when they are an optional `-` and 1 to 18
-    /// decimal digits (which cannot overflow), as `Int(text)` reads them;
-    /// `nil` for anything else, which ``convert(_:)`` then reads.
-    static func plainInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let negative = bytes.first == UInt8(ascii: "-")
-        let digits = negative ? UnsafeBufferPointer(rebasing: bytes.dropFirst()) : bytes
-        guard (1...18).contains(digits.count) else { return nil }
-        var n = 0
-        for byte in digits {
-            let digit = byte &- UInt8(ascii: "0")
-            guard digit < 10 else { return nil }
-            n = n &* 10 &+ Int(digit)
-        }
-        return negative ? -n : n
-    }
-
     /// `text` as this type; text that does not convert stays a string.
     func convert(_ text: String) -> FieldValue {
         switch self {

@@ -112,7 +112,7 @@ public struct JSONFields: Sendable {
     /// The `index`-th field's integer value; `nil` if the document lacks
     /// it or it is not an integral number (as ``JSONObjectView/Value/int``).
     public func int(_ index: Int) -> Int? {
-        range(index).flatMap { JSONObjectView.Value.integer(document, $0) }
+        range(index).flatMap { Int(decimal: document, in: $0) }
     }
 
     /// Whether the `index`-th field is a string that starts with `prefix`

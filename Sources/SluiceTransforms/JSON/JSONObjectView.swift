@@ -157,32 +157,7 @@ extension JSONObjectView {
         }
 
         /// Its integer value; `nil` if not a number or not integral.
-        public var int: Int? { Self.integer(raw, raw.indices) }
-
-        /// The integer the value at `range` of `bytes` spells; `nil` if it
-        /// is not a number or not integral. Generic over where the bytes
-        /// are, so that a document's field is read without a slice (which
-        /// holds on to the document) or a closure lending its storage.
-        @inline(__always)
-        static func integer<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ range: Range<Int>) -> Int?
-        where Bytes.Index == Int {
-            guard !range.isEmpty else { return nil }
-            var value = 0
-            var i = range.lowerBound
-            let negative = bytes[i] == UInt8(ascii: "-")
-            if negative { i += 1 }
-            guard i < range.upperBound else { return nil }
-            while i < range.upperBound {
-                let d = bytes[i] &- UInt8(ascii: "0")
-                guard d < 10 else { return nil }
-                let (m, o1) = value.multipliedReportingOverflow(by: 10)
-                let (s, o2) = m.addingReportingOverflow(Int(d))
-                if o1 || o2 { return nil }
-                value = s
-                i += 1
-            }
-            return negative ? -value : value
-        }
+        public var int: Int? { Int(decimal: raw, in: raw.indices) }
 
         /// Its value as a double; `nil` if not a number.
         public var double: Double? {
