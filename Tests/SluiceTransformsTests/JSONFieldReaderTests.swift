@@ -47,6 +47,14 @@ import Testing
         #expect(fields[0] == nil && fields[1] == nil)
     }
 
+    @Test func aKeyOfEightBytesIsNotTakenForALongerNameItStartsWith() throws {
+        // The longer name's first eight bytes are the shorter key's word.
+        let reader = JSONFieldReader(["duration_ms", "duration", "host"])
+        let padding = #","padding":"\#(String(repeating: "x", count: 24))"}"#
+        let fields = try reader.read(Array((#"{"duration":5"# + padding).utf8))
+        #expect(fields[0] == nil && fields[1]?.int == 5)
+    }
+
     @Test func namesOfAnyLengthAreRead() throws {
         let long = String(repeating: "k", count: 63), longer = String(repeating: "k", count: 70)
         let reader = JSONFieldReader(["", long, longer])

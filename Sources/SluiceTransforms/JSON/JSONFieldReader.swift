@@ -17,6 +17,8 @@ public struct JSONFieldReader: Sendable {
     /// (A SIMD vector rather than an `InlineArray`, whose subscript copied
     /// the whole array to the stack on every read.)
     private let words: SIMD8<UInt64>
+    /// Each key's length (lanes past the last key: 0xFF, which no short key has).
+    private let shortLengths: SIMD8<UInt8>
 
     /// The most fields one reader reads.
     public static let maxFields = 8
@@ -32,6 +34,9 @@ public struct JSONFieldReader: Sendable {
             for (i, byte) in key.prefix(8).enumerated() { words[k] |= UInt64(byte) << (8 * UInt64(i)) }
         }
         self.words = words
+        var shortLengths = SIMD8<UInt8>(repeating: 0xFF)
+        for (k, key) in self.keys.enumerated() { shortLengths[k] = UInt8(min(key.count, 0xFE)) }
+        self.shortLengths = shortLengths
     }
 
     /// Validates `bytes` as a JSON document whose top level is an object and
@@ -41,7 +46,7 @@ public struct JSONFieldReader: Sendable {
         guard bytes.count <= Int32.max else { throw JSONError(message: "a document of 2 GiB or more", offset: 0) }
         // The keys are lent for the scan: held by `Picks`, their array cost a retain and a release per document.
         let (starts, ends) = try keys.withUnsafeBufferPointer { keys throws(JSONError) in
-            var picks = Picks(keys: keys, lengths: lengths, words: words)
+            var picks = Picks(keys: keys, lengths: lengths, words: words, shortLengths: shortLengths)
             try JSONObjectView.scan(bytes, into: &picks)
             return (picks.starts, picks.ends)
         }
@@ -53,6 +58,7 @@ public struct JSONFieldReader: Sendable {
         let keys: UnsafeBufferPointer<[UInt8]>
         let lengths: UInt64
         let words: SIMD8<UInt64>
+        let shortLengths: SIMD8<UInt8>
         /// Start and end of each key's value; -1 while not found.
         var starts = JSONFields.Positions(repeating: -1), ends = JSONFields.Positions(repeating: -1)
 
@@ -61,24 +67,29 @@ public struct JSONFieldReader: Sendable {
             let length = field.keyEnd - field.keyStart
             // Most members are not wanted, and a key of no wanted length is not.
             guard lengths & Self.lengthBit(length) != 0 || field.keyHasEscapes else { return }
-            // A short key far enough from the end is read as one word; a
-            // call to compare bytes cost more than the comparison.
-            let word: UInt64? = if !field.keyHasEscapes, length <= 8, field.keyStart + 8 <= document.count {
-                UInt64(littleEndian: UnsafeRawPointer(document.baseAddress! + field.keyStart).loadUnaligned(as: UInt64.self))
+            // A short key far enough from the end is read as one word and
+            // compared with the wanted keys' lengths and words held in
+            // registers; a call to compare bytes cost more than the comparison.
+            if !field.keyHasEscapes, length <= 8, field.keyStart + 8 <= document.count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(document.baseAddress! + field.keyStart).loadUnaligned(as: UInt64.self))
                     & (length == 8 ? .max : (1 << (8 * UInt64(length))) - 1)
-            } else {
-                nil
-            }
-            for k in keys.indices where keys[k].count == length || field.keyHasEscapes {
-                if let word {
-                    guard word == words[k] else { continue }
-                } else {
-                    guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }
+                for k in keys.indices where Int(shortLengths[k]) == length && words[k] == word {
+                    record(field, at: k)
+                    return
                 }
-                starts[k] = Int32(truncatingIfNeeded: field.valueStart)
-                ends[k] = Int32(truncatingIfNeeded: field.valueEnd)
                 return
             }
+            for k in keys.indices where keys[k].count == length || field.keyHasEscapes {
+                guard keys[k].withUnsafeBufferPointer({ field.hasKey($0, in: document) }) else { continue }
+                record(field, at: k)
+                return
+            }
+        }
+
+        @inline(__always)
+        private mutating func record(_ field: JSONObjectView.Field, at k: Int) {
+            starts[k] = Int32(truncatingIfNeeded: field.valueStart)
+            ends[k] = Int32(truncatingIfNeeded: field.valueEnd)
         }
 
         @inline(__always)

@@ -157,11 +157,34 @@ struct JSONScanner {
     @inline(__always)
     private func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
 
+    /// The position of the first byte at or after `j` that is not a digit.
+    /// Eight bytes at a time where eight are left: a timestamp in
+    /// milliseconds is two steps rather than thirteen.
     @inline(__always)
     private func digitsEnd(_ j: Int) -> Int {
         var j = j
+        if let base = bytes.baseAddress {
+            while j &+ 8 <= bytes.count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self))
+                if let found = Self.firstNonDigit(word) { return j &+ found }
+                j &+= 8
+            }
+        }
         while j < bytes.count, isDigit(bytes[j]) { j += 1 }
         return j
+    }
+
+    /// The byte (0–7, little-endian) of the first byte in `word` that is
+    /// not an ASCII digit, if any. A digit is 0x30–0x39: its high half is 3,
+    /// and stays 3 when 6 is added. Adding 6 carries only out of a byte
+    /// that is not a digit, into the bytes after it, so every byte before
+    /// the first non-digit reads as zero and the lowest set bit is in it.
+    @inline(__always)
+    static func firstNonDigit(_ word: UInt64) -> Int? {
+        let highHalves: UInt64 = 0xF0F0_F0F0_F0F0_F0F0, threes: UInt64 = 0x3030_3030_3030_3030
+        let sixes: UInt64 = 0x0606_0606_0606_0606
+        let other = (word & highHalves ^ threes) | ((word &+ sixes) & highHalves ^ threes)
+        return other == 0 ? nil : other.trailingZeroBitCount / 8
     }
 
     /// Scans a string literal; returns whether it holds escapes.
