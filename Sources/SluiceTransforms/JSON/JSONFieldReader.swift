@@ -17,7 +17,8 @@ public struct JSONFieldReader: Sendable {
     /// (A SIMD vector rather than an `InlineArray`, whose subscript copied
     /// the whole array to the stack on every read.)
     private let words: SIMD8<UInt64>
-    /// Each key's length (lanes past the last key: 0xFF, which no short key has).
+    /// Each key's length, up to 0xFE (lanes past the last key: 0xFF); read
+    /// only for members of up to eight bytes.
     private let shortLengths: SIMD8<UInt8>
 
     /// The most fields one reader reads.
@@ -68,8 +69,8 @@ public struct JSONFieldReader: Sendable {
             // Most members are not wanted, and a key of no wanted length is not.
             guard lengths & Self.lengthBit(length) != 0 || field.keyHasEscapes else { return }
             // A short key far enough from the end is read as one word and
-            // compared with the wanted keys' lengths and words held in
-            // registers; a call to compare bytes cost more than the comparison.
+            // compared with the lengths and words kept in vectors: reading
+            // each wanted key's array, or a call to compare bytes, cost more.
             if !field.keyHasEscapes, length <= 8, field.keyStart + 8 <= document.count {
                 let word = UInt64(littleEndian: UnsafeRawPointer(document.baseAddress! + field.keyStart).loadUnaligned(as: UInt64.self))
                     & (length == 8 ? .max : (1 << (8 * UInt64(length))) - 1)
