@@ -99,7 +99,7 @@ public final class KafkaConsumer {
     /// run inside this call.
     public func poll(maxMessages: Int, timeout: Duration, into messages: inout [KafkaMessage]) throws(KafkaError) {
         messages.removeAll(keepingCapacity: true)
-        try poll(maxMessages: maxMessages, timeout: timeout) { messages.append(KafkaMessage($0)) }
+        try poll(maxMessages: maxMessages, timeout: timeout, atEnd: nil) { messages.append(KafkaMessage(copying: $0, topic: $1)) }
     }
 
     /// Reads up to `maxMessages` records, waiting up to `timeout` for the
@@ -112,6 +112,14 @@ public final class KafkaConsumer {
     @discardableResult
     public func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)? = nil,
                      _ body: (KafkaRecordView) -> Void) throws(KafkaError) -> Int {
+        try poll(maxMessages: maxMessages, timeout: timeout, atEnd: atEnd) { body(KafkaRecordView($0, topic: $1)) }
+    }
+
+    /// The loop under both polls: hands each record's librdkafka message
+    /// and its topic's name to `body`, and destroys the message after.
+    @discardableResult
+    private func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)?,
+                      _ body: (UnsafeMutablePointer<rd_kafka_message_t>, String) -> Void) throws(KafkaError) -> Int {
         let n = batch.withUnsafeMutableBufferPointer { buf in
             rd_kafka_consume_batch_queue(queue, timeout.milliseconds, buf.baseAddress, min(maxMessages, buf.count))
         }
@@ -123,7 +131,7 @@ public final class KafkaConsumer {
             defer { rd_kafka_message_destroy(m) }
             let err = m.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                body(KafkaRecordView(m, topic: topicName(m.pointee.rkt)))
+                body(m, topicName(m.pointee.rkt))
                 lent += 1
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 atEnd?(TopicPartitionOffset(TopicPartition(topicName(m.pointee.rkt), m.pointee.partition), m.pointee.offset))

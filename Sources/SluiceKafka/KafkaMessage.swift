@@ -21,20 +21,24 @@ public struct KafkaHeader: Sendable, Hashable {
 
 /// A record read from a partition.
 public struct KafkaMessage: Sendable {
+    // Constants, as a consumer's record is: with seven stored `var`s,
+    // Swift 6.3 built each record in a temporary and copied it once more
+    // on its way out of the initializer (every reference retained and
+    // released again), once per polled record.
     /// Where the record was read.
-    public var topic: String
+    public let topic: String
     /// Its partition.
-    public var partition: Int32
+    public let partition: Int32
     /// Its offset in the partition.
-    public var offset: Int64
+    public let offset: Int64
     /// Its key, `nil` if null.
-    public var key: [UInt8]?
+    public let key: [UInt8]?
     /// Its value, `nil` for a tombstone.
-    public var value: [UInt8]?
+    public let value: [UInt8]?
     /// Its timestamp in milliseconds since the epoch (create or log-append time).
-    public var timestamp: Int64
+    public let timestamp: Int64
     /// Its headers in order.
-    public var headers: [KafkaHeader]
+    public let headers: [KafkaHeader]
 
     /// Creates a record, as a test or a replay would.
     public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?,
@@ -52,12 +56,12 @@ public struct KafkaMessage: Sendable {
     public init(_ view: borrowing KafkaRecordView) {
         // Borrowed and built member by member: taking the view by value and
         // delegating copied it once more per record (a retain and a release
-        // of its topic name).
+        // of its topic name), and so did reading its bytes through `map`.
         topic = view.topic
         partition = view.partition
         offset = view.offset
-        key = view.key.map(Array.init)
-        value = view.value.map(Array.init)
+        if let bytes = view.key { key = Array(bytes) } else { key = nil }
+        if let bytes = view.value { value = Array(bytes) } else { value = nil }
         timestamp = view.timestamp
         headers = view.headers
     }
@@ -126,22 +130,39 @@ public struct KafkaRecordView {
     /// Its headers in order, copied.
     public var headers: [KafkaHeader] {
         switch headerSource {
-        case .native(let m):
-            var hdrs: OpaquePointer?
-            guard rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
-            var out: [KafkaHeader] = []
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            var i = 0
-            while rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                out.append(KafkaHeader(String(cString: name!), value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-                i += 1
-            }
-            return out
-        case .copied(let headers):
-            return Array(headers)
+        case .native(let m): Self.headers(of: m)
+        case .copied(let headers): Array(headers)
         }
+    }
+
+    /// A librdkafka message's headers in order, copied.
+    static func headers(of m: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var hdrs: OpaquePointer?
+        guard rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
+        var out: [KafkaHeader] = []
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        var i = 0
+        while rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            out.append(KafkaHeader(String(cString: name!), value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+            i += 1
+        }
+        return out
+    }
+}
+
+extension KafkaMessage {
+    /// Copies a librdkafka message; `topic` is the caller's cached name of
+    /// its topic. A consumer's batch poll reads the message itself: built
+    /// from a view, each record also copied the view (its topic name
+    /// retained and released).
+    init(copying m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
+        let msg = m.pointee
+        self.init(topic: topic, partition: msg.partition, offset: msg.offset,
+                  key: msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) },
+                  value: msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) },
+                  timestamp: rd_kafka_message_timestamp(m, nil), headers: KafkaRecordView.headers(of: m))
     }
 }
 

@@ -251,10 +251,11 @@ final class FakeChangelogs: ChangelogClient, @unchecked Sendable {
     /// Appends a record at the partition's end and returns its offset.
     func append(_ message: KafkaMessage) -> Int64 {
         let tp = TopicPartition(message.topic, message.partition)
-        var m = message
-        m.offset = Int64(logs[tp]?.count ?? 0)
-        logs[tp, default: []].append(m)
-        return m.offset
+        let offset = Int64(logs[tp]?.count ?? 0)
+        logs[tp, default: []].append(KafkaMessage(topic: message.topic, partition: message.partition, offset: offset,
+                                                  key: message.key, value: message.value,
+                                                  timestamp: message.timestamp, headers: message.headers))
+        return offset
     }
 }
 
