@@ -56,12 +56,12 @@ public struct KafkaMessage: Sendable {
     public init(_ view: borrowing KafkaRecordView) {
         // Borrowed and built member by member: taking the view by value and
         // delegating copied it once more per record (a retain and a release
-        // of its topic name), and so did reading its bytes through `map`.
+        // of its topic name).
         topic = view.topic
         partition = view.partition
         offset = view.offset
-        if let bytes = view.key { key = Array(bytes) } else { key = nil }
-        if let bytes = view.value { value = Array(bytes) } else { value = nil }
+        key = view.key.map(Array.init)
+        value = view.value.map(Array.init)
         timestamp = view.timestamp
         headers = view.headers
     }
@@ -155,8 +155,8 @@ public struct KafkaRecordView {
 extension KafkaMessage {
     /// Copies a librdkafka message; `topic` is the caller's cached name of
     /// its topic. A consumer's batch poll reads the message itself: built
-    /// from a view, each record also copied the view (its topic name
-    /// retained and released).
+    /// through a view, each record also copied the view twice (its topic
+    /// name retained and released).
     init(copying m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
         let msg = m.pointee
         self.init(topic: topic, partition: msg.partition, offset: msg.offset,
