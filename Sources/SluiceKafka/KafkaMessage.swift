@@ -160,8 +160,7 @@ extension KafkaMessage {
     init(copying m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
         let msg = m.pointee
         self.init(topic: topic, partition: msg.partition, offset: msg.offset,
-                  key: msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) },
-                  value: msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) },
+                  key: msg.keyBytes.map { Array($0) }, value: msg.valueBytes.map { Array($0) },
                   timestamp: rd_kafka_message_timestamp(m, nil), headers: KafkaRecordView.headers(of: m))
     }
 }
@@ -171,10 +170,16 @@ extension KafkaRecordView {
     init(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
         let msg = m.pointee
         self.init(topic: topic, partition: msg.partition, offset: msg.offset,
-                  key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
-                  value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) },
+                  key: msg.keyBytes, value: msg.valueBytes,
                   timestamp: rd_kafka_message_timestamp(m, nil), headerSource: .native(m))
     }
+}
+
+extension rd_kafka_message_t {
+    /// The key's bytes in librdkafka's buffer, `nil` if null.
+    fileprivate var keyBytes: UnsafeRawBufferPointer? { key.map { UnsafeRawBufferPointer(start: $0, count: key_len) } }
+    /// The value's bytes in librdkafka's buffer, `nil` for a tombstone.
+    fileprivate var valueBytes: UnsafeRawBufferPointer? { payload.map { UnsafeRawBufferPointer(start: $0, count: len) } }
 }
 
 extension Array where Element == KafkaHeader {
