@@ -28,6 +28,10 @@ public protocol ConsumerClient: AnyObject {
     func groupMetadata() -> ConsumerGroupMetadata
     /// Leaves the group.
     func close()
+    /// Ends a poll under way on another thread at once (or, if none is, the
+    /// next one). The only method other threads may call, and only while
+    /// the consumer exists.
+    func wakeup()
 }
 
 /// The producer operations a stream thread uses. ``KafkaProducer``

@@ -25,7 +25,16 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
     /// The tasks of the whole process, which the standby thread keeps copies of.
     private let processTasks: ProcessTasks
 
-    private var consumer: ConsumerClient!
+    private var consumer: ConsumerClient! {
+        // Before the assignment, so that the last reference to a consumer
+        // going away (whose deinit leaves the group) is not released under the lock.
+        willSet { waker.withLock { $0 = newValue.map(Waker.init) } }
+    }
+    /// ``consumer`` as other threads see it: they may only wake its poll.
+    private struct Waker: @unchecked Sendable {
+        let consumer: ConsumerClient
+    }
+    private let waker = Mutex<Waker?>(nil)
     private var producer: ProducerClient!
     private var collector: ProducerCollector!
     private(set) var tasks: [TopicPartition: StreamTask] = [:] {
@@ -99,8 +108,12 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         self.logger[metadataKey: "thread"] = "\(index)"
     }
 
-    /// Asks the loop to finish: it stops polling, commits and leaves the group.
-    func requestStop() { stopFlag.store(true, ordering: .relaxed) }
+    /// Asks the loop to finish: it stops polling, commits and leaves the
+    /// group. A poll under way returns at once rather than at its timeout.
+    func requestStop() {
+        stopFlag.store(true, ordering: .relaxed)
+        waker.withLock { $0?.consumer.wakeup() }
+    }
 
     var stopRequested: Bool { stopFlag.load(ordering: .relaxed) }
 
@@ -200,7 +213,7 @@ final class StreamThread: KafkaRebalanceListener, @unchecked Sendable {
         if !batch.isEmpty { try collector.beginTransactionIfNeeded() }
         // A task reads each record where it lies, in the batch's buffer.
         try batch.withUnsafeBufferPointer { try process($0) }
-        try restoreStores(waiting: batch.isEmpty && !full)
+        try restoreStores(waiting: batch.isEmpty && !full && !stopRequested)
         producer.poll(timeout: .zero)
         try producer.checkDeliveries()
         // While paused the wait for records becomes a wait for the sinks.

@@ -120,10 +120,7 @@ public final class KafkaConsumer {
     @discardableResult
     private func poll(maxMessages: Int, timeout: Duration, atEnd: ((TopicPartitionOffset) -> Void)?,
                       _ body: (UnsafeMutablePointer<rd_kafka_message_t>, String) -> Void) throws(KafkaError) -> Int {
-        let n = batch.withUnsafeMutableBufferPointer { buf in
-            rd_kafka_consume_batch_queue(queue, timeout.milliseconds, buf.baseAddress, min(maxMessages, buf.count))
-        }
-        guard n >= 0 else { throw KafkaError(rd_kafka_last_error(), "consume") }
+        let n = try fetch(maxMessages: maxMessages, timeout: timeout)
         var firstError: KafkaError?
         var lent = 0
         for i in 0..<n {
@@ -145,6 +142,32 @@ public final class KafkaConsumer {
         }
         if let firstError { throw firstError }
         return lent
+    }
+
+    /// Takes up to `maxMessages` messages into `batch`, waiting up to
+    /// `timeout` only while there are none. librdkafka's batch consume
+    /// waits until the batch is full, so at a topic's end (or whenever the
+    /// fetches lag) a poll sat out its whole timeout beside records it held.
+    /// Waiting for one message first, then taking what else is there,
+    /// returns as Kafka's own poll does.
+    private func fetch(maxMessages: Int, timeout: Duration) throws(KafkaError) -> Int {
+        let n = batch.withUnsafeMutableBufferPointer { buf -> Int in
+            let limit = min(maxMessages, buf.count)
+            guard limit > 0 else { return 0 }
+            let first = rd_kafka_consume_batch_queue(queue, timeout.milliseconds, buf.baseAddress, 1)
+            guard first == 1, limit > 1 else { return first }
+            // A failure here leaves the rest to the next poll.
+            return 1 + max(0, rd_kafka_consume_batch_queue(queue, 0, buf.baseAddress! + 1, limit - 1))
+        }
+        guard n >= 0 else { throw KafkaError(rd_kafka_last_error(), "consume") }
+        return n
+    }
+
+    /// Makes a poll under way on another thread return at once with what
+    /// it holds, or, if none is, the next poll. Safe from any thread while
+    /// the consumer exists: Kafka's `wakeup()`, without the exception.
+    public func wakeup() {
+        rd_kafka_queue_yield(queue)
     }
 
     /// Commits explicit positions (offset = next record to read). A

@@ -32,6 +32,28 @@ struct ClassifyIntegrationTests {
         #expect(placement.seen[config.effectiveDeadLetterTopic]?.count == count / 1000)
     }
 
+    /// The poll waits up to ten minutes, far past the time limit: a stop
+    /// that waited for the poll to end by itself fails the test.
+    @Test(.timeLimit(.minutes(1)))
+    func aStopEndsTheStreamThreadsPollRatherThanWaitingOutItsTimeout() throws {
+        let run = Services.unique("stop")
+        let input = "\(run)-in", prefix = "\(run)-"
+        var config = Services.streamsConfig(run)
+        config.pollTimeout = .seconds(600)
+        try Services.createClassifyTopics(input: input, prefix: prefix, dlq: config.effectiveDeadLetterTopic, partitions: 1)
+        let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
+        try producer.send(topic: input, key: nil, value: Array(#"{"status":200,"path":"/"}"#.utf8))
+        try producer.flush(timeout: .seconds(30))
+
+        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
+                                        config: config, logger: Services.logger)
+        app.start()
+        app.waitUntilProcessed(1, timeout: .seconds(50))
+        app.stop()
+        try app.wait()
+        #expect(app.processedCount == 1)
+    }
+
     @Test func aRecordThatIsNotJSONReachesTheDeadLetterTopicWithItsReasonAndSourceWhileTheRunContinues() throws {
         let run = Services.unique("dlq")
         let input = "\(run)-in", prefix = "\(run)-"

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceKafka
+import Synchronization
 import Testing
 
 /// The Kafka layer against the real broker the test script started.
@@ -57,6 +58,50 @@ struct KafkaLayerIntegrationTests {
         #expect(got.map(\.offset) == [0, 1, 2])
         #expect(c.highWatermarks([TopicPartition(topic, 0), TopicPartition(topic, 7)]) == [TopicPartition(topic, 0): 3],
                 "the fetched partition's end as the broker reported it; nothing for one never fetched")
+    }
+
+    // The polls below wait up to ten minutes, far past the time limit: one
+    // that waited out its timeout fails the test rather than passing late.
+
+    @Test(.timeLimit(.minutes(1)))
+    func aPollReturnsTheRecordsThereRatherThanWaitingToFillItsBatch() throws {
+        let topic = Services.unique("prompt")
+        try admin.createTopics([NewTopic(topic, partitions: 1)])
+        let producer = try KafkaProducer(config: Services.kafka, logger: Services.logger)
+        for i in 0..<3 { try producer.send(topic: topic, key: nil, value: Array("r\(i)".utf8)) }
+        try producer.flush(timeout: .seconds(30))
+
+        let c = try consumer()
+        try c.assign([TopicPartitionOffset(TopicPartition(topic, 0), TopicPartitionOffset.beginning)])
+        var got: [KafkaMessage] = [], batch: [KafkaMessage] = []
+        while got.count < 3 {
+            try c.poll(maxMessages: 500, timeout: .seconds(600), into: &batch)
+            got += batch
+        }
+        #expect(got.map(\.offset) == [0, 1, 2])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aWakeupFromAnotherThreadEndsAPollThatHasNothingToReturn() throws {
+        let topic = Services.unique("wakeup")
+        try admin.createTopics([NewTopic(topic, partitions: 1)])
+        let c = try consumer()
+        try c.assign([TopicPartitionOffset(TopicPartition(topic, 0), TopicPartitionOffset.beginning)])
+        // Only `wakeup()` is called from the other thread, which the consumer allows.
+        nonisolated(unsafe) let shared = c
+        let returned = DispatchSemaphore(value: 0)
+        let polled = Mutex<Int?>(nil)
+        Thread {
+            var batch: [KafkaMessage] = []
+            try? shared.poll(maxMessages: 500, timeout: .seconds(600), into: &batch)
+            polled.withLock { $0 = batch.count }
+            returned.signal()
+        }.start()
+        // Most likely while the poll waits; a wakeup before it starts ends it as well.
+        Thread.sleep(forTimeInterval: 0.5)
+        c.wakeup()
+        returned.wait()
+        #expect(polled.withLock { $0 } == 0)
     }
 
     @Test func createdTopicsHaveTheirPartitionsAndAnExistingTopicIsNoError() throws {

@@ -53,6 +53,9 @@ final class FakeConsumer: ConsumerClient, @unchecked Sendable {
         }
     }
 
+    /// Its poll never waits.
+    func wakeup() {}
+
     func commit(_ offsets: [TopicPartitionOffset], async: Bool) throws {
         events.append("commit\(async ? " async" : "") \(offsets)")
         for o in offsets { committedOffsets[o.topicPartition] = o.offset }
