@@ -15,11 +15,7 @@ struct ClassifyIntegrationTests {
         let generator = NginxLogGenerator(seed: 11, malformedEvery: 1000)
         try generator.produce(0..<count, topic: input, partitions: 6, config: Services.kafka, logger: Services.logger)
 
-        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
-                                        config: config, logger: Services.logger)
-        app.start()
-        app.waitUntilProcessed(count, timeout: .seconds(300))
-        app.stop()
+        let app = try runUntilProcessed(count, input: input, prefix: prefix, config: config, timeout: .seconds(300))
         try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
         #expect(app.processedCount == count)
 
@@ -45,11 +41,7 @@ struct ClassifyIntegrationTests {
         try producer.send(topic: input, key: nil, value: Array(#"{"status":200,"path":"/"}"#.utf8))
         try producer.flush(timeout: .seconds(30))
 
-        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
-                                        config: config, logger: Services.logger)
-        app.start()
-        app.waitUntilProcessed(1, timeout: .seconds(50))
-        app.stop()
+        let app = try runUntilProcessed(1, input: input, prefix: prefix, config: config, timeout: .seconds(50))
         try app.wait()
         #expect(app.processedCount == 1)
     }
@@ -66,11 +58,7 @@ struct ClassifyIntegrationTests {
         try producer.send(topic: input, key: Array("good-2".utf8), value: Array(#"{"status":502,"path":"/"}"#.utf8))
         try producer.flush(timeout: .seconds(30))
 
-        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
-                                        config: config, logger: Services.logger)
-        app.start()
-        app.waitUntilProcessed(3, timeout: .seconds(120))
-        app.stop()
+        let app = try runUntilProcessed(3, input: input, prefix: prefix, config: config)
         try #require(try app.wait(timeout: .seconds(180)), "the application drains and stops")
 
         var dead: [KafkaMessage] = [], outputs: [String] = []
@@ -89,5 +77,17 @@ struct ClassifyIntegrationTests {
         #expect(record.headers.string(DeadLetterHeader.sourcePartition) == "0")
         #expect(record.headers.string(DeadLetterHeader.sourceOffset) == "1")
         #expect(app.deadLetterCount == 1)
+    }
+
+    /// Runs the classify topology on `input` until it has processed `count`
+    /// records (or `timeout` passed), then asks it to stop.
+    private func runUntilProcessed(_ count: Int, input: String, prefix: String, config: StreamsConfig,
+                                   timeout: Duration = .seconds(120)) throws -> StreamApplication {
+        let app = try StreamApplication(topology: NginxClassify.topology(input: input, outputPrefix: prefix),
+                                        config: config, logger: Services.logger)
+        app.start()
+        app.waitUntilProcessed(count, timeout: timeout)
+        app.stop()
+        return app
     }
 }
