@@ -28,9 +28,9 @@ public protocol ConsumerClient: AnyObject {
     func groupMetadata() -> ConsumerGroupMetadata
     /// Leaves the group.
     func close()
-    /// Ends a poll under way on another thread at once (or, if none is, the
-    /// next one). The only method other threads may call, and only while
-    /// the consumer exists.
+    /// Ends at once the wait of a poll on another thread (or, if no poll is
+    /// waiting, of the next one). The only method other threads may call,
+    /// and only while the consumer exists.
     func wakeup()
 }
 

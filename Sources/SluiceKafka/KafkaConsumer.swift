@@ -163,9 +163,10 @@ public final class KafkaConsumer {
         return n
     }
 
-    /// Makes a poll under way on another thread return at once with what
-    /// it holds, or, if none is, the next poll. Safe from any thread while
-    /// the consumer exists: Kafka's `wakeup()`, without the exception.
+    /// Ends at once the wait of a poll on another thread, or, if no poll is
+    /// waiting, that of the next one (a poll taking records when it comes
+    /// may return them instead). Safe from any thread while the consumer
+    /// exists: Kafka's `wakeup()`, without the exception.
     public func wakeup() {
         rd_kafka_queue_yield(queue)
     }
