@@ -82,14 +82,17 @@ struct BenchCommand: ParsableCommand {
         let ceiling = median[phases[0]]!.recordsPerSecond
         print("\n\(records) records, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         let names = try watched().map(\.name)
-        print("| phase | records/s | × ceiling | CPU s | peak RSS MB | request p50 / p99 ms |"
+        print("| phase | records/s | × ceiling | × ceiling by round | CPU s | peak RSS MB | request p50 / p99 ms |"
               + names.map { " \($0) CPU s |" }.joined())
-        print("|---|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: names.count))
+        print("|---|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: names.count))
         for phase in phases {
             let r = median[phase]!
-            print(String(format: "| %@ | %.0f | %.2f | %.1f | %.0f | %@ |", phase.title as NSString, r.recordsPerSecond,
-                         r.recordsPerSecond / ceiling, r.cpuSeconds, r.peakRSSMegabytes,
-                         (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
+            // Each round's figure against the same round's ceiling: the
+            // spread of the ratio itself, which the medians hide.
+            let byRound = zip(samples[phase]!, samples[phases[0]]!).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            print(String(format: "| %@ | %.0f | %.2f | %.2f–%.2f | %.1f | %.0f | %@ |", phase.title as NSString,
+                         r.recordsPerSecond, r.recordsPerSecond / ceiling, byRound.min()!, byRound.max()!, r.cpuSeconds,
+                         r.peakRSSMegabytes, (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
                   + r.serviceCPU.map { String(format: " %.1f |", $0) }.joined())
         }
     }
