@@ -79,7 +79,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let median = samples.mapValues { BenchResult.median($0) }
-        let ceiling = median[phases[0]]!.recordsPerSecond
+        let ceiling = median[phases[0]]!.recordsPerSecond, ceilingRounds = samples[phases[0]]!
         print("\n\(records) records, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         let names = try watched().map(\.name)
         print("| phase | records/s | × ceiling | × ceiling by round | CPU s | peak RSS MB | request p50 / p99 ms |"
@@ -89,7 +89,7 @@ struct BenchCommand: ParsableCommand {
             let r = median[phase]!
             // Each round's figure against the same round's ceiling: the
             // spread of the ratio itself, which the medians hide.
-            let byRound = zip(samples[phase]!, samples[phases[0]]!).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            let byRound = zip(samples[phase]!, ceilingRounds).map { $0.recordsPerSecond / $1.recordsPerSecond }
             print(String(format: "| %@ | %.0f | %.2f | %.2f–%.2f | %.1f | %.0f | %@ |", phase.title as NSString,
                          r.recordsPerSecond, r.recordsPerSecond / ceiling, byRound.min()!, byRound.max()!, r.cpuSeconds,
                          r.peakRSSMegabytes, (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
