@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Records to generate and move in each phase.") var records = 1_000_000
     @Option(help: "Partitions of the input topic.") var partitions = 6
     @Option(help: "Rounds; each phase reports its median.") var rounds = 3
-    @Option(help: "Stream threads of the topology phases (the ceiling is one consumer).") var threads = 1
+    @Option(help: "Stream threads of the topology phases, and bare loops of their ceiling.") var threads = 1
     @Option(help: "A topology file to measure on mixed text lines instead of the Swift classify example.") var topology: String?
     @Option(help: "An Elasticsearch URL: measure the Elasticsearch sink instead.") var elasticsearch: String?
     @Option(help: "With --elasticsearch: bulk requests under way at once (the ceiling's, and the sink's per thread).")
@@ -239,16 +239,16 @@ struct BenchPhaseCommand: ParsableCommand {
         let config = try kafka.config()
         let url = elasticsearch ?? ""
         let outcome = switch phase {
-        case .ceiling: PhaseOutcome(seconds: try bareLoop(config, logger))
+        case .ceiling: PhaseOutcome(seconds: try bareLoops(into: "\(runName)-ceiling-out", input, config, logger))
         case .dryRun: PhaseOutcome(seconds: try dryRun())
         case .topologyFile: PhaseOutcome(seconds: try runFile(config, logger))
         case .bulkCeiling: try bulkFromBroker(url, config, logger)
         case .bulkAlone: try bulkAlone(url)
         case .elasticsearchSink: try elasticsearchSink(url, config, logger)
-        case .consumeCeiling: PhaseOutcome(seconds: try consumeLoop(input, config, logger))
+        case .consumeCeiling: PhaseOutcome(seconds: try bareLoops(into: nil, input, config, logger))
         case .changelogCeiling:
-            PhaseOutcome(seconds: try consumeLoop(RestoreBenchState(input: input, partitions: partitions, records: records).changelog,
-                                                  config, logger))
+            PhaseOutcome(seconds: try bareLoops(into: nil, RestoreBenchState(input: input, partitions: partitions, records: records).changelog,
+                                                config, logger))
         case .restore: PhaseOutcome(seconds: try runRestore(config, logger))
         case .rollup: PhaseOutcome(seconds: try runRollup(config, logger))
         default: PhaseOutcome(seconds: try runTopology(config, logger))
@@ -256,44 +256,14 @@ struct BenchPhaseCommand: ParsableCommand {
         try outcome.line.write(toFile: resultFile, atomically: true, encoding: .utf8)
     }
 
-    /// The ceiling: one consumer, one producer, every record to one topic.
-    private func bareLoop(_ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        let consumer = try bareConsumer(config, logger)
-        let producer = try KafkaProducer(config: StreamsConfig.producerDefaults.merging(config), logger: logger)
-        var batch: [KafkaMessage] = []
-        var moved = 0
-        var start: ContinuousClock.Instant?
-        let output = "\(runName)-ceiling-out"
-        while moved < records {
-            try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
-            if start == nil, !batch.isEmpty { start = .now }
-            for m in batch { try producer.send(topic: output, key: m.key, value: m.value, timestamp: m.timestamp) }
-            moved += batch.count
-            producer.poll()
+    /// The ceilings: `--threads` bare loops reading the `--partitions`
+    /// partitions of `topic`, moving each record to `output` if there is one.
+    private func bareLoops(into output: String?, _ topic: String, _ config: KafkaConfig, _ logger: Logger) throws -> Double {
+        let loops = BareLoops(records: records, output: output,
+                              producerConfig: StreamsConfig.producerDefaults.merging(config), logger: logger)
+        return try loops.run(threads: threads, reading: (0..<Int32(partitions)).map { TopicPartition(topic, $0) }) {
+            try bareConsumer(config, logger)
         }
-        try producer.flushUntilAcknowledged(attempt: .seconds(30), logger: logger)
-        let elapsed = ContinuousClock.now - start!
-        consumer.close()
-        return elapsed.seconds
-    }
-
-    /// The ceiling of a topology that writes little: one consumer reading
-    /// every record of `topic`, nothing else.
-    private func consumeLoop(_ topic: String, _ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        let consumer = try bareConsumer(config, logger, topic: topic)
-        var batch: [KafkaMessage] = []
-        var read = 0, bytes = 0
-        var start: ContinuousClock.Instant?
-        while read < records {
-            try consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
-            if start == nil, !batch.isEmpty { start = .now }
-            for m in batch { bytes += m.value?.count ?? 0 }
-            read += batch.count
-        }
-        let elapsed = ContinuousClock.now - start!
-        consumer.close()
-        precondition(bytes > 0)
-        return elapsed.seconds
     }
 
     /// The rollup example with `--threads` stream threads, at least once.
@@ -329,17 +299,16 @@ struct BenchPhaseCommand: ParsableCommand {
         return elapsed.seconds
     }
 
-    /// A consumer of the input with a stream thread's client settings (so
-    /// that a ratio to a ceiling measures the engine), in a group of the
-    /// phase's own; `forSink`: those of a thread writing to a sink outside Kafka.
-    func bareConsumer(_ config: KafkaConfig, _ logger: Logger, topic: String? = nil, forSink: Bool = false) throws -> KafkaConsumer {
+    /// A consumer with a stream thread's client settings (so that a ratio to
+    /// a ceiling measures the engine), in a group of the phase's own, that
+    /// reads nothing until subscribed or assigned; `forSink`: the settings
+    /// of a thread writing to a sink outside Kafka.
+    func bareConsumer(_ config: KafkaConfig, _ logger: Logger, forSink: Bool = false) throws -> KafkaConsumer {
         var defaults = StreamsConfig.consumerDefaults
         if forSink { defaults = defaults.merging(StreamsConfig.sinkConsumerDefaults) }
         var consumerConfig = defaults.merging(config).merging(KafkaOptions.groupTimings)
         consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
-        let consumer = try KafkaConsumer(config: consumerConfig, logger: logger)
-        try consumer.subscribe([topic ?? input])
-        return consumer
+        return try KafkaConsumer(config: consumerConfig, logger: logger)
     }
 
     /// The classify topology with one stream thread.

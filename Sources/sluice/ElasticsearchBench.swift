@@ -46,6 +46,7 @@ extension BenchPhaseCommand {
     func bulkFromBroker(_ url: String, _ config: KafkaConfig, _ logger: Logger) throws -> PhaseOutcome {
         let index = try freshIndex(url)
         let consumer = try bareConsumer(config, logger, forSink: true)
+        try consumer.subscribe([input])
         var sender = BulkSender(url: url, inFlight: inFlight)
         var batch: [KafkaMessage] = []
         var body = BulkBody(index: index, input: input)
