@@ -21,8 +21,8 @@ struct BareLoops {
     let producerConfig: KafkaConfig
     let logger: Logger
 
-    /// Seconds from the first record read by any loop to the last one
-    /// acknowledged (read, without an output) by all of them.
+    /// Seconds from the first record any loop reads to the last one
+    /// acknowledged (without an output: read) by all of them.
     func run(threads: Int, reading partitions: [TopicPartition], consumer makeConsumer: () throws -> KafkaConsumer) throws -> Double {
         let loops = try (0..<threads).map { n in
             let consumer = try makeConsumer()
@@ -32,10 +32,10 @@ struct BareLoops {
                         producer: try output.map { _ in try KafkaProducer(config: producerConfig, logger: logger) })
         }
         let progress = Progress(consumers: loops.map { Waker(consumer: $0.consumer) })
-        let threads = loops.enumerated().map { n, loop in
+        let running = loops.enumerated().map { n, loop in
             JoinableThread(name: "bare-loop-\(n)") { [self] in move(loop, progress) }
         }
-        threads.forEach { $0.join() }
+        running.forEach { $0.join() }
         loops.forEach { $0.consumer.close() }
         if let failure = progress.failure.withLock({ $0 }) { throw failure }
         guard let start = progress.start.withLock({ $0 }), let end = progress.end.withLock({ $0 }) else {
@@ -75,6 +75,8 @@ struct BareLoops {
         }
     }
 
+    /// One loop: reads and moves batches until every loop is to stop, then
+    /// waits until what it sent is acknowledged.
     private func move(_ loop: Loop, _ progress: Progress) {
         var batch: [KafkaMessage] = []
         do {
