@@ -31,7 +31,7 @@ struct BareLoops {
             return Loop(consumer: consumer,
                         producer: try output.map { _ in try KafkaProducer(config: producerConfig, logger: logger) })
         }
-        let progress = Progress(consumers: loops.map { Waker(consumer: $0.consumer) })
+        let progress = Progress(loops: loops)
         let running = loops.enumerated().map { n, loop in
             JoinableThread(name: "bare-loop-\(n)") { [self] in move(loop, progress) }
         }
@@ -44,16 +44,11 @@ struct BareLoops {
         return (end - start).seconds
     }
 
-    /// One loop's clients, used by its thread only.
+    /// One loop's clients, used by its thread only; the other loops may
+    /// only wake its consumer's poll, which is safe from any thread.
     private struct Loop: @unchecked Sendable {
         let consumer: KafkaConsumer
         let producer: KafkaProducer?
-    }
-
-    /// A loop's consumer as the other loops see it: they may only wake its
-    /// poll, which is safe from any thread.
-    private struct Waker: @unchecked Sendable {
-        let consumer: KafkaConsumer
     }
 
     /// What the loops share: the count moved and when they started and ended.
@@ -63,15 +58,15 @@ struct BareLoops {
         let end = Mutex<ContinuousClock.Instant?>(nil)
         let failure = Mutex<(any Error)?>(nil)
         let stopped = Atomic<Bool>(false)
-        private let consumers: [Waker]
+        private let loops: [Loop]
 
-        init(consumers: [Waker]) { self.consumers = consumers }
+        init(loops: [Loop]) { self.loops = loops }
 
         /// Ends every loop: the records are all moved, or one loop failed.
         func stop() {
             stopped.store(true, ordering: .relaxed)
             // A loop waiting in its poll would otherwise end up to a poll timeout late.
-            consumers.forEach { $0.consumer.wakeup() }
+            loops.forEach { $0.consumer.wakeup() }
         }
     }
 
@@ -79,11 +74,15 @@ struct BareLoops {
     /// waits until what it sent is acknowledged.
     private func move(_ loop: Loop, _ progress: Progress) {
         var batch: [KafkaMessage] = []
+        var started = false
         do {
             while !progress.stopped.load(ordering: .relaxed) {
                 try loop.consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
                 guard !batch.isEmpty else { continue }
-                progress.start.withLock { $0 = $0 ?? .now }
+                if !started {
+                    progress.start.withLock { $0 = $0 ?? .now }
+                    started = true
+                }
                 if let producer = loop.producer, let output {
                     for m in batch { try producer.send(topic: output, key: m.key, value: m.value, timestamp: m.timestamp) }
                     producer.poll()
