@@ -5,8 +5,8 @@ import SluiceKafka
 import Synchronization
 
 /// The benchmarks' ceilings: bare loops over `SluiceKafka`, one per thread,
-/// each a consumer that reads batches and, given an output topic, a
-/// producer that moves every record read there. As many loops as the phase
+/// each a consumer that reads batches and, given output topics, a
+/// producer that moves every record read to one of them. As many loops as the phase
 /// measured against them has stream threads: the ratio then compares the
 /// engine with the same parallelism without it. The loops share the
 /// partitions out once (assigned, not subscribed): an upper bound has no
@@ -15,21 +15,36 @@ import Synchronization
 struct BareLoops {
     /// Records to move in all; the input holds exactly these.
     let records: Int
-    /// Where the records go; `nil`: they are only read.
-    let output: String?
+    /// Where the records go, record `offset` to topic `offset mod count`
+    /// (as a topology spreads them over its destinations, without reading
+    /// them); none: they are only read.
+    let outputs: [String]
     /// Settings of each loop's producer.
     let producerConfig: KafkaConfig
+    /// Whether the loops move records in transactions; `nil`: they only
+    /// flush at the end.
+    var transactions: Transactions? = nil
     let logger: Logger
 
+    /// Transactions as a stream thread under exactly-once runs them: each
+    /// loop's producer has transactional id `<id>-<loop>`, and its outputs
+    /// commit together with the input positions they derive from every
+    /// `interval`.
+    struct Transactions {
+        let id: String
+        let interval: Duration
+    }
+
     /// Seconds from the first record any loop reads to the last one
-    /// acknowledged (without an output: read) by all of them.
+    /// acknowledged (without outputs: read) by all of them.
     func run(threads: Int, reading partitions: [TopicPartition], consumer makeConsumer: () throws -> KafkaConsumer) throws -> Double {
         let loops = try (0..<threads).map { n in
             let consumer = try makeConsumer()
             try consumer.assign(partitions.enumerated().filter { $0.offset % threads == n }
                 .map { TopicPartitionOffset($0.element, TopicPartitionOffset.beginning) })
-            return Loop(consumer: consumer,
-                        producer: try output.map { _ in try KafkaProducer(config: producerConfig, logger: logger) })
+            var config = producerConfig
+            if let transactions { config["transactional.id"] = "\(transactions.id)-\(n)" }
+            return Loop(consumer: consumer, producer: outputs.isEmpty ? nil : try KafkaProducer(config: config, logger: logger))
         }
         let progress = Progress(loops: loops)
         let running = loops.enumerated().map { n, loop in
@@ -76,6 +91,7 @@ struct BareLoops {
         var batch: [KafkaMessage] = []
         var started = false
         do {
+            var transaction = try transactions.flatMap { t in try loop.producer.map { try Transaction($0, loop.consumer, t) } }
             while !progress.stopped.load(ordering: .relaxed) {
                 try loop.consumer.poll(maxMessages: 1000, timeout: .milliseconds(100), into: &batch)
                 guard !batch.isEmpty else { continue }
@@ -83,18 +99,80 @@ struct BareLoops {
                     progress.start.withLock { $0 = $0 ?? .now }
                     started = true
                 }
-                if let producer = loop.producer, let output {
-                    for m in batch { try producer.send(topic: output, key: m.key, value: m.value, timestamp: m.timestamp) }
+                if let producer = loop.producer {
+                    try transaction?.begin()
+                    for m in batch {
+                        let topic = outputs.count == 1 ? outputs[0] : outputs[Int(m.offset % Int64(outputs.count))]
+                        try producer.send(topic: topic, key: m.key, value: m.value, timestamp: m.timestamp)
+                    }
                     producer.poll()
+                    transaction?.moved(batch)
+                    try transaction?.commitIfDue()
                 }
                 if progress.moved.add(batch.count, ordering: .relaxed).newValue >= records { progress.stop() }
             }
-            try loop.producer?.flushUntilAcknowledged(attempt: .seconds(30), logger: logger)
+            // A commit flushes too, and waits for the acknowledgements.
+            if transaction == nil {
+                try loop.producer?.flushUntilAcknowledged(attempt: .seconds(30), logger: logger)
+            } else {
+                try transaction?.commit()
+            }
             let now = ContinuousClock.now
             progress.end.withLock { $0 = max($0 ?? now, now) }
         } catch {
             progress.failure.withLock { $0 = $0 ?? error }
             progress.stop()
+        }
+    }
+
+    /// A loop's transactions: begun with a batch, committed with the
+    /// positions of the input partitions that moved in them.
+    private struct Transaction {
+        let producer: KafkaProducer
+        let consumer: KafkaConsumer
+        let interval: Duration
+        var positions: [TopicPartition: Int64] = [:]
+        var open = false
+        var due: ContinuousClock.Instant
+
+        init(_ producer: KafkaProducer, _ consumer: KafkaConsumer, _ transactions: Transactions) throws {
+            self.producer = producer
+            self.consumer = consumer
+            interval = transactions.interval
+            due = .now + interval
+            try producer.initTransactions(timeout: .seconds(30))
+        }
+
+        mutating func begin() throws {
+            guard !open else { return }
+            try producer.beginTransaction()
+            open = true
+        }
+
+        /// Notes the positions after `batch`, whose records were all sent.
+        mutating func moved(_ batch: [KafkaMessage]) {
+            // A batch runs partition by partition: the last record of each run sets its position.
+            for i in batch.indices where i == batch.count - 1 || batch[i + 1].partition != batch[i].partition
+                || batch[i + 1].topic != batch[i].topic {
+                positions[TopicPartition(batch[i].topic, batch[i].partition)] = batch[i].offset + 1
+            }
+        }
+
+        /// Commits once `interval` has passed since the last commit began.
+        mutating func commitIfDue() throws {
+            let now = ContinuousClock.now
+            guard now >= due else { return }
+            due = now + interval
+            try commit()
+        }
+
+        mutating func commit() throws {
+            guard open else { return }
+            try producer.sendOffsetsToTransaction(positions.map { TopicPartitionOffset($0.key, $0.value) },
+                                                  groupMetadata: consumer.groupMetadata(), timeout: .seconds(30))
+            try producer.commitTransaction(timeout: .seconds(30))
+            positions.removeAll(keepingCapacity: true)
+            open = false
         }
     }
 }

@@ -14,7 +14,9 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure a topology against a bare librdkafka consume → produce loop, in one run.",
         discussion: """
-        Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once. \
+        Without --topology: the Swift classify example on nginx-like JSON records, at at_least_once and exactly_once; \
+        exactly_once also against its own ceiling: the bare loop spreading the records over as many topics, in \
+        transactions committed as often. \
         With --topology FILE (written for the mixed stream, as topologies/nginx-classify.yaml): the file in dry run \
         (no Kafka, one thread) and on the broker, on mixed text lines. \
         With --aggregate: the rollup example (10 s windows per service: request and byte counters, a duration timer \
@@ -46,7 +48,8 @@ struct BenchCommand: ParsableCommand {
         if elasticsearch != nil { return [.bulkCeiling, .elasticsearchSink, .bulkAlone] }
         if aggregate { return [.consumeCeiling, .rollup] }
         if restore { return [.changelogCeiling, .restore] }
-        return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .exactlyOnce] : [.ceiling, .dryRun, .topologyFile]
+        return topology == nil ? [.ceiling, .passthrough, .atLeastOnce, .transactionalCeiling, .exactlyOnce]
+            : [.ceiling, .dryRun, .topologyFile]
     }
 
     func run() throws {
@@ -94,6 +97,12 @@ struct BenchCommand: ParsableCommand {
                          r.recordsPerSecond, r.recordsPerSecond / ceiling, byRound.min()!, byRound.max()!, r.cpuSeconds,
                          r.peakRSSMegabytes, (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
                   + r.serviceCPU.map { String(format: " %.1f |", $0) }.joined())
+        }
+        for phase in phases {
+            guard let own = phase.ownCeiling, let ownRounds = samples[own] else { continue }
+            let byRound = zip(samples[phase]!, ownRounds).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            print(String(format: "\n%@ × %@: %.2f (rounds %.2f–%.2f)", phase.title as NSString, own.title as NSString,
+                         median[phase]!.recordsPerSecond / median[own]!.recordsPerSecond, byRound.min()!, byRound.max()!))
         }
     }
 
@@ -192,6 +201,7 @@ struct BenchResult {
 
 enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
     case ceiling, passthrough, atLeastOnce = "at_least_once", exactlyOnce = "exactly_once"
+    case transactionalCeiling = "transactional_ceiling"
     case dryRun = "dry_run", topologyFile = "topology_file"
     case bulkCeiling = "bulk_ceiling", elasticsearchSink = "elasticsearch_sink", bulkAlone = "bulk_alone"
     case consumeCeiling = "consume_ceiling", rollup
@@ -201,6 +211,7 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         switch self {
         case .ceiling: "(a) bare consume → produce"
         case .passthrough: "(a') pass-through topology"
+        case .transactionalCeiling: "(a'') bare loop, 3 topics, transactions"
         case .atLeastOnce: "(b) classify, at_least_once"
         case .exactlyOnce: "(c) classify, exactly_once"
         case .dryRun: "(d) topology file, dry run"
@@ -214,6 +225,11 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         case .restore: "(l) full restore into RocksDB"
         }
     }
+
+    /// The ceiling that does the same work as this phase without the
+    /// engine, where it is not the first phase's: (c)'s transactions on the
+    /// broker, apart from the engine.
+    var ownCeiling: BenchPhase? { self == .exactlyOnce ? .transactionalCeiling : nil }
 }
 
 /// One phase, run as a child of `sluice bench`: writes to `--result-file`
@@ -239,15 +255,20 @@ struct BenchPhaseCommand: ParsableCommand {
         let config = try kafka.config()
         let url = elasticsearch ?? ""
         let outcome = switch phase {
-        case .ceiling: PhaseOutcome(seconds: try bareLoops(into: "\(runName)-ceiling-out", input, config, logger))
+        case .ceiling: PhaseOutcome(seconds: try bareLoops(into: ["\(runName)-ceiling-out"], input, config, logger))
+        case .transactionalCeiling:
+            // (c)'s outputs: as many topics as the classify example has destinations.
+            PhaseOutcome(seconds: try bareLoops(into: NginxClassify.Destination.allCases.map { "\(runName)-transactional-\($0)" },
+                                                input, config, logger,
+                                                transactions: .init(id: "\(runName)-bare", interval: exactlyOnceCommitInterval(config))))
         case .dryRun: PhaseOutcome(seconds: try dryRun())
         case .topologyFile: PhaseOutcome(seconds: try runFile(config, logger))
         case .bulkCeiling: try bulkFromBroker(url, config, logger)
         case .bulkAlone: try bulkAlone(url)
         case .elasticsearchSink: try elasticsearchSink(url, config, logger)
-        case .consumeCeiling: PhaseOutcome(seconds: try bareLoops(into: nil, input, config, logger))
+        case .consumeCeiling: PhaseOutcome(seconds: try bareLoops(into: [], input, config, logger))
         case .changelogCeiling:
-            PhaseOutcome(seconds: try bareLoops(into: nil, RestoreBenchState(input: input, partitions: partitions, records: records).changelog,
+            PhaseOutcome(seconds: try bareLoops(into: [], RestoreBenchState(input: input, partitions: partitions, records: records).changelog,
                                                 config, logger))
         case .restore: PhaseOutcome(seconds: try runRestore(config, logger))
         case .rollup: PhaseOutcome(seconds: try runRollup(config, logger))
@@ -257,10 +278,12 @@ struct BenchPhaseCommand: ParsableCommand {
     }
 
     /// The ceilings: `--threads` bare loops reading the `--partitions`
-    /// partitions of `topic`, moving each record to `output` if there is one.
-    private func bareLoops(into output: String?, _ topic: String, _ config: KafkaConfig, _ logger: Logger) throws -> Double {
-        let loops = BareLoops(records: records, output: output,
-                              producerConfig: StreamsConfig.producerDefaults.merging(config), logger: logger)
+    /// partitions of `topic`, moving each record to one of `outputs` if
+    /// there are any, in `transactions` if given.
+    private func bareLoops(into outputs: [String], _ topic: String, _ config: KafkaConfig, _ logger: Logger,
+                           transactions: BareLoops.Transactions? = nil) throws -> Double {
+        let loops = BareLoops(records: records, outputs: outputs, producerConfig: StreamsConfig.producerDefaults.merging(config),
+                              transactions: transactions, logger: logger)
         return try loops.run(threads: threads, reading: (0..<Int32(partitions)).map { TopicPartition(topic, $0) }) {
             try bareConsumer(config, logger)
         }
@@ -308,7 +331,16 @@ struct BenchPhaseCommand: ParsableCommand {
         if forSink { defaults = defaults.merging(StreamsConfig.sinkConsumerDefaults) }
         var consumerConfig = defaults.merging(config).merging(KafkaOptions.groupTimings)
         consumerConfig["group.id"] = "\(runName)-\(phase.rawValue)"
+        // As a stream thread's consumer under exactly-once.
+        if phase == .transactionalCeiling { consumerConfig["isolation.level"] = "read_committed" }
         return try KafkaConsumer(config: consumerConfig, logger: logger)
+    }
+
+    /// The commit interval of a stream thread under exactly-once, as (c) runs it.
+    private func exactlyOnceCommitInterval(_ config: KafkaConfig) -> Duration {
+        var streams = StreamsConfig(applicationID: runName, kafka: config)
+        streams.guarantee = .exactlyOnce
+        return streams.effectiveCommitInterval
     }
 
     /// The classify topology with one stream thread.
