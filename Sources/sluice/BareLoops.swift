@@ -6,9 +6,9 @@ import Synchronization
 
 /// The benchmarks' ceilings: bare loops over `SluiceKafka`, one per thread,
 /// each a consumer that reads batches and, given output topics, a
-/// producer that moves every record read to one of them. As many loops as the phase
-/// measured against them has stream threads: the ratio then compares the
-/// engine with the same parallelism without it. The loops share the
+/// producer that moves every record read to one of them. As many loops as
+/// the phase measured against them has stream threads: the ratio then
+/// compares the engine with the same parallelism without it. The loops share the
 /// partitions out once (assigned, not subscribed): an upper bound has no
 /// rebalance, in which a partition's new owner would read again what the
 /// old one had read.
@@ -25,6 +25,9 @@ struct BareLoops {
     /// flush at the end.
     var transactions: Transactions? = nil
     let logger: Logger
+
+    /// How long a loop waits for the broker in one call.
+    private static let timeout = Duration.seconds(30)
 
     /// Transactions as a stream thread under exactly-once runs them: each
     /// loop's producer has transactional id `<id>-<loop>`, and its outputs
@@ -113,7 +116,7 @@ struct BareLoops {
             }
             // A commit flushes too, and waits for the acknowledgements.
             if transaction == nil {
-                try loop.producer?.flushUntilAcknowledged(attempt: .seconds(30), logger: logger)
+                try loop.producer?.flushUntilAcknowledged(attempt: Self.timeout, logger: logger)
             } else {
                 try transaction?.commit()
             }
@@ -140,7 +143,7 @@ struct BareLoops {
             self.consumer = consumer
             interval = transactions.interval
             due = .now + interval
-            try producer.initTransactions(timeout: .seconds(30))
+            try producer.initTransactions(timeout: BareLoops.timeout)
         }
 
         mutating func begin() throws {
@@ -166,11 +169,13 @@ struct BareLoops {
             try commit()
         }
 
+        /// Commits the open transaction with the positions its records
+        /// derive from, once the broker has acknowledged them all.
         mutating func commit() throws {
             guard open else { return }
             try producer.sendOffsetsToTransaction(positions.map { TopicPartitionOffset($0.key, $0.value) },
-                                                  groupMetadata: consumer.groupMetadata(), timeout: .seconds(30))
-            try producer.commitTransaction(timeout: .seconds(30))
+                                                  groupMetadata: consumer.groupMetadata(), timeout: BareLoops.timeout)
+            try producer.commitTransaction(timeout: BareLoops.timeout)
             positions.removeAll(keepingCapacity: true)
             open = false
         }

@@ -211,7 +211,7 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         switch self {
         case .ceiling: "(a) bare consume → produce"
         case .passthrough: "(a') pass-through topology"
-        case .transactionalCeiling: "(a'') bare loop, 3 topics, transactions"
+        case .transactionalCeiling: "(a'') bare loop, \(NginxClassify.Destination.allCases.count) topics, transactions"
         case .atLeastOnce: "(b) classify, at_least_once"
         case .exactlyOnce: "(c) classify, exactly_once"
         case .dryRun: "(d) topology file, dry run"
@@ -226,9 +226,9 @@ enum BenchPhase: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// The ceiling that does the same work as this phase without the
-    /// engine, where it is not the first phase's: (c)'s transactions on the
-    /// broker, apart from the engine.
+    /// A ceiling of this phase's own beside the first phase's: for (c), the
+    /// bare loop that makes the same transactions, so that the engine's
+    /// share shows apart from the broker's.
     var ownCeiling: BenchPhase? { self == .exactlyOnce ? .transactionalCeiling : nil }
 }
 
