@@ -5,10 +5,10 @@ import SluiceKafka
 import Synchronization
 
 /// The benchmarks' ceilings: bare loops over `SluiceKafka`, one per thread,
-/// each a consumer that reads batches and, given output topics, a
-/// producer that moves every record read to one of them. As many loops as
-/// the phase measured against them has stream threads: the ratio then
-/// compares the engine with the same parallelism without it. The loops share the
+/// each a consumer that reads batches and, given output topics, a producer
+/// that moves every record read to one of them. As many loops as the phase
+/// measured against them has stream threads: the ratio then compares the
+/// engine with the same parallelism without it. The loops share the
 /// partitions out once (assigned, not subscribed): an upper bound has no
 /// rebalance, in which a partition's new owner would read again what the
 /// old one had read.
@@ -39,7 +39,8 @@ struct BareLoops {
     }
 
     /// Seconds from the first record any loop reads to the last one
-    /// acknowledged (without outputs: read) by all of them.
+    /// acknowledged (in transactions: committed; without outputs: read) by
+    /// all of them.
     func run(threads: Int, reading partitions: [TopicPartition], consumer makeConsumer: () throws -> KafkaConsumer) throws -> Double {
         let loops = try (0..<threads).map { n in
             let consumer = try makeConsumer()
@@ -89,7 +90,8 @@ struct BareLoops {
     }
 
     /// One loop: reads and moves batches until every loop is to stop, then
-    /// waits until what it sent is acknowledged.
+    /// waits until what it sent is acknowledged (in transactions: commits
+    /// it).
     private func move(_ loop: Loop, _ progress: Progress) {
         var batch: [KafkaMessage] = []
         var started = false
