@@ -10,6 +10,14 @@ public enum ProcessingGuarantee: String, Sendable, CaseIterable {
     /// thread (read_committed consumers see each output once, on a broker
     /// that hides aborted transactions).
     case exactlyOnce = "exactly_once"
+
+    /// How often a stream thread commits under this guarantee unless
+    /// configured otherwise: every 100 ms under exactly-once (as Kafka
+    /// Streams), so that read_committed consumers see outputs soon; every
+    /// second at least once.
+    public var defaultCommitInterval: Duration {
+        self == .exactlyOnce ? .milliseconds(100) : .seconds(1)
+    }
 }
 
 /// The configuration of a ``StreamApplication``.
@@ -26,7 +34,8 @@ public struct StreamsConfig: Sendable {
     public var threads = 1
     /// The processing guarantee.
     public var guarantee = ProcessingGuarantee.atLeastOnce
-    /// How often offsets commit; `nil` means 1 s at least once and 100 ms exactly once.
+    /// How often offsets commit; `nil` means the guarantee's
+    /// ``ProcessingGuarantee/defaultCommitInterval``.
     public var commitInterval: Duration?
     /// Where failed records go; `nil` means `<applicationID>-dlq`.
     public var deadLetterTopic: String?
@@ -65,7 +74,7 @@ public struct StreamsConfig: Sendable {
 
     /// The commit interval in force.
     public var effectiveCommitInterval: Duration {
-        commitInterval ?? (guarantee == .exactlyOnce ? .milliseconds(100) : .seconds(1))
+        commitInterval ?? guarantee.defaultCommitInterval
     }
 
     /// The dead-letter topic in force.

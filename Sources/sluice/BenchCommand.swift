@@ -82,27 +82,30 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let median = samples.mapValues { BenchResult.median($0) }
-        let ceiling = median[phases[0]]!.recordsPerSecond, ceilingRounds = samples[phases[0]]!
+        // A phase against a ceiling: the ratio of the medians, and each
+        // round's figure against the same round's ceiling (the spread of the
+        // ratio itself, which the medians hide).
+        func ratio(_ phase: BenchPhase, to ceiling: BenchPhase) -> (median: Double, rounds: ClosedRange<Double>) {
+            let byRound = zip(samples[phase]!, samples[ceiling]!).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            return (median[phase]!.recordsPerSecond / median[ceiling]!.recordsPerSecond, byRound.min()!...byRound.max()!)
+        }
         print("\n\(records) records, \(threads) stream thread(s), median of \(rounds) rounds:\n")
         let names = try watched().map(\.name)
         print("| phase | records/s | × ceiling | × ceiling by round | CPU s | peak RSS MB | request p50 / p99 ms |"
               + names.map { " \($0) CPU s |" }.joined())
         print("|---|---:|---:|---:|---:|---:|---:|" + String(repeating: "---:|", count: names.count))
         for phase in phases {
-            let r = median[phase]!
-            // Each round's figure against the same round's ceiling: the
-            // spread of the ratio itself, which the medians hide.
-            let byRound = zip(samples[phase]!, ceilingRounds).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            let r = median[phase]!, x = ratio(phase, to: phases[0])
             print(String(format: "| %@ | %.0f | %.2f | %.2f–%.2f | %.1f | %.0f | %@ |", phase.title as NSString,
-                         r.recordsPerSecond, r.recordsPerSecond / ceiling, byRound.min()!, byRound.max()!, r.cpuSeconds,
+                         r.recordsPerSecond, x.median, x.rounds.lowerBound, x.rounds.upperBound, r.cpuSeconds,
                          r.peakRSSMegabytes, (r.p50.map { "\(Int($0)) / \(Int(r.p99 ?? 0))" } ?? "-") as NSString)
                   + r.serviceCPU.map { String(format: " %.1f |", $0) }.joined())
         }
         for phase in phases {
-            guard let own = phase.ownCeiling, let ownRounds = samples[own] else { continue }
-            let byRound = zip(samples[phase]!, ownRounds).map { $0.recordsPerSecond / $1.recordsPerSecond }
+            guard let own = phase.ownCeiling, phases.contains(own) else { continue }
+            let x = ratio(phase, to: own)
             print(String(format: "\n%@ × %@: %.2f (rounds %.2f–%.2f)", phase.title as NSString, own.title as NSString,
-                         median[phase]!.recordsPerSecond / median[own]!.recordsPerSecond, byRound.min()!, byRound.max()!))
+                         x.median, x.rounds.lowerBound, x.rounds.upperBound))
         }
     }
 
@@ -260,7 +263,7 @@ struct BenchPhaseCommand: ParsableCommand {
             // (c)'s outputs: as many topics as the classify example has destinations.
             PhaseOutcome(seconds: try bareLoops(into: NginxClassify.Destination.allCases.map { "\(runName)-transactional-\($0)" },
                                                 input, config, logger,
-                                                transactions: .init(id: "\(runName)-bare", interval: exactlyOnceCommitInterval(config))))
+                                                transactions: .init(id: "\(runName)-bare", interval: ProcessingGuarantee.exactlyOnce.defaultCommitInterval)))
         case .dryRun: PhaseOutcome(seconds: try dryRun())
         case .topologyFile: PhaseOutcome(seconds: try runFile(config, logger))
         case .bulkCeiling: try bulkFromBroker(url, config, logger)
@@ -334,13 +337,6 @@ struct BenchPhaseCommand: ParsableCommand {
         // As a stream thread's consumer under exactly-once.
         if phase == .transactionalCeiling { consumerConfig["isolation.level"] = "read_committed" }
         return try KafkaConsumer(config: consumerConfig, logger: logger)
-    }
-
-    /// The commit interval of a stream thread under exactly-once, as (c) runs it.
-    private func exactlyOnceCommitInterval(_ config: KafkaConfig) -> Duration {
-        var streams = StreamsConfig(applicationID: runName, kafka: config)
-        streams.guarantee = .exactlyOnce
-        return streams.effectiveCommitInterval
     }
 
     /// The classify topology with one stream thread.
